@@ -1,0 +1,39 @@
+"""Plots with matplotlib (imported here only, and lazily): loss curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ._types import Array
+
+__all__ = ["plot_loss"]
+
+
+def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> Path:
+    """Write the loss of each member against the epoch to a PNG file.
+
+    ``losses`` is ``(n_epochs, n_members)``; the y axis is logarithmic when
+    every loss is positive.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    losses = np.asarray(losses)
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    epochs = np.arange(1, len(losses) + 1)
+    ax.plot(epochs, losses, linewidth=1)
+    if np.all(losses[np.isfinite(losses)] > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
