@@ -107,9 +107,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         predict_raw,
         with_arrays,
     )
-    from .optimizers import MOMENTUM_STYLES, SGD, SGDState, apply_updates
-    from .optimizers import (  # issue 3: adaptive optimizers
+    from .optimizers import (
+        MOMENTUM_STYLES,
         OPTIMIZERS,
+        SGD,
         Adagrad,
         AdagradState,
         Adam,
@@ -117,7 +118,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         AdamW,
         RMSprop,
         RMSpropState,
+        SGDState,
+        apply_updates,
     )
+    from .presets import OriginalSetup, original_setup
     from .schedules import (
         SCHEDULES,
         Constant,
@@ -127,6 +131,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         MultiStepDecay,
         StepDecay,
         parse_schedule,
+    )
+    from .training import (
+        DivergenceWarning,
+        EpochView,
+        FitResult,
+        History,
+        TrainState,
+        fit,
     )
     from .transforms import (
         TRANSFORMS,
@@ -140,13 +152,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         clip_by_value,
         optimizer_config,
         optimizer_from_config,
-    )
-    from .presets import OriginalSetup, original_setup
-    from .training import (
-        DivergenceWarning,
-        EpochView,
-        FitResult,
-        History,
-        TrainState,
-        fit,
     )

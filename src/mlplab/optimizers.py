@@ -5,6 +5,14 @@ from the simplest: Adagrad, RMSprop, Adam and AdamW. ``OPTIMIZERS`` maps the
 names the CLI and the estimator use to the classes. Gradient clipping and
 chaining transforms live in ``transforms``.
 
+Weight decay: ``weight_decay`` is coupled L2 in every optimizer but AdamW,
+``g <- g + wd * w`` before the rule (PyTorch's ``weight_decay`` of SGD, Adam,
+RMSprop and Adagrad; scikit-learn's ``alpha`` up to its 1/n_samples), and
+decoupled in AdamW, ``w <- w - a * wd * w`` beside the Adam step. Both act on
+weight matrices only unless ``decay_biases=True`` (PyTorch decays every
+parameter of a group; put biases in a group with ``weight_decay=0`` to match).
+The learning rate may be 0 (every update is then exactly zero).
+
 ``update(grads, state, params)`` returns ``(updates, new_state)`` and never
 modifies its inputs; ``apply_updates(params, updates)`` adds them. Gradients,
 parameters and updates are tuples of arrays with a leading member axis K, so an
@@ -89,6 +97,20 @@ def _with_weight_decay(
     )
 
 
+def _check_fields(obj: Any, **ranges: dict[str, Any]) -> None:
+    """Validate and store each named hyperparameter of a frozen ``obj``."""
+    for name, bounds in ranges.items():
+        value = getattr(obj, name)
+        if name == "learning_rate" and callable(value):
+            continue  # a schedule validates itself
+        object.__setattr__(obj, name, check_hyper(name, value, **bounds))
+
+
+_RATE = {"low": 0.0}
+_COEFFICIENT = {"low": 0.0, "high": 1.0, "high_open": True}
+_EPS = {"low": 0.0, "low_open": True}
+
+
 class SGDState(NamedTuple):
     """SGD's state: the update count and one velocity per parameter array."""
 
@@ -142,22 +164,9 @@ class SGD:
     bias_correction: bool = False
 
     def __post_init__(self) -> None:
-        if not callable(self.learning_rate):
-            object.__setattr__(
-                self, "learning_rate",
-                check_hyper("learning_rate", self.learning_rate, low=0.0),
-            )
         check_choice("momentum_style", self.momentum_style, MOMENTUM_STYLES)
-        object.__setattr__(
-            self, "momentum",
-            check_hyper("momentum", self.momentum, low=0.0, high=1.0, high_open=True),
-        )
-        object.__setattr__(
-            self, "dampening", check_hyper("dampening", self.dampening, low=0.0, high=1.0)
-        )
-        object.__setattr__(
-            self, "weight_decay", check_hyper("weight_decay", self.weight_decay, low=0.0)
-        )
+        _check_fields(self, learning_rate=_RATE, momentum=_COEFFICIENT,
+                      dampening={"low": 0.0, "high": 1.0}, weight_decay=_RATE)
 
     def init(self, params: Sequence[Array]) -> SGDState:
         """Return step 0 and zero velocities shaped like ``params``."""
@@ -177,7 +186,7 @@ class SGD:
         return tuple(updates), SGDState(state.step + 1, tuple(velocities))
 
     def _one(self, g: Array, v: Array, lr: Any, t: int) -> tuple[Array, Array]:
-        """The rule for one array: return ``(update, new velocity)``."""
+        """Apply the rule to one array: return ``(update, new velocity)``."""
         a = per_member(lr, g)
         mu = per_member(self.momentum, g)
         style = self.momentum_style
@@ -195,20 +204,6 @@ class SGD:
                 direction = direction / (1.0 - mu ** (t + 1))
             return -a * direction, v
         return -a * (g + mu * v if self.nesterov else v), v
-
-
-def _check_fields(obj: Any, **ranges: dict[str, Any]) -> None:
-    """Validate and store each named hyperparameter of a frozen ``obj``."""
-    for name, bounds in ranges.items():
-        value = getattr(obj, name)
-        if name == "learning_rate" and callable(value):
-            continue  # a schedule validates itself
-        object.__setattr__(obj, name, check_hyper(name, value, **bounds))
-
-
-_RATE = {"low": 0.0}
-_COEFFICIENT = {"low": 0.0, "high": 1.0, "high_open": True}
-_EPS = {"low": 0.0, "low_open": True}
 
 
 class AdagradState(NamedTuple):
@@ -280,7 +275,8 @@ class Adagrad:
         updates, sums = [], []
         for g, s in zip(grads, state.sum_of_squares, strict=True):
             s = s + g * g
-            updates.append(-per_member(lr, g) * g / (np.sqrt(s) + per_member(self.eps, g)))
+            root = np.sqrt(s) + per_member(self.eps, g)
+            updates.append(-per_member(lr, g) * g / root)
             sums.append(s)
         return tuple(updates), AdagradState(state.step + 1, tuple(sums))
 

@@ -243,7 +243,7 @@ class CosineAnnealing:
         lr = self.learning_rate
         if isinstance(lr, tuple):
             lr = np.asarray(lr, dtype=np.float64)  # type: ignore[assignment]
-        return self.min_lr + (lr - self.min_lr) * cosine  # type: ignore[operator, no-any-return]
+        return self.min_lr + (lr - self.min_lr) * cosine  # type: ignore[operator]
 
 
 SCHEDULES: dict[str, type] = {

@@ -253,9 +253,10 @@ def optimizer_from_config(config: dict[str, Any]) -> Any:
     """
     fields = {k: v for k, v in config.items() if k != "name"}
     registry = TRANSFORMS | SCHEDULES
-    cls = lookup(registry, "optimizer, transform or schedule", config.get("name"))
+    cls = lookup(registry, "optimizer, transform or schedule", str(config.get("name")))
     if cls is Chain:
-        return Chain(tuple(optimizer_from_config(c) for c in fields.get("transforms", ())))
+        parts = fields.get("transforms", ())
+        return Chain(tuple(optimizer_from_config(c) for c in parts))
     for key, value in fields.items():
         if isinstance(value, dict):
             fields[key] = optimizer_from_config(value)
