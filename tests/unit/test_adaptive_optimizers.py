@@ -194,6 +194,25 @@ def test_per_member_hyperparameters_equal_single_runs(name, kwargs, rng):
 
 
 @pytest.mark.parametrize(("name", "kwargs"), SPECS, ids=IDS)
+def test_float32_stays_float32(name, kwargs, rng):
+    opt = build(name, kwargs)
+    params = tuple(p.astype(np.float32) for p in make_params(rng))
+    state = opt.init(params)
+    for _ in range(2):
+        grads = tuple(g.astype(np.float32) for g in make_params(rng))
+        updates, state = opt.update(grads, state, params)
+    arrays = [*updates]
+    stack = [state]
+    while stack:  # every array in the (nested) state
+        item = stack.pop()
+        if isinstance(item, np.ndarray):
+            arrays.append(item)
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SPECS, ids=IDS)
 def test_config_round_trips_through_json(name, kwargs):
     opt = build(name, kwargs)
     text = json.dumps(optimizer_config(opt))
