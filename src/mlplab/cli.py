@@ -336,7 +336,7 @@ def _add_gradcheck(sub: Any) -> None:
                        "Exits with 1 when any array's relative error exceeds --tol.")
     _add_network_options(p)
     p.add_argument("--tol", type=_floats, default=1e-6, help="relative error allowed (1e-6)")
-    p.add_argument("--eps", type=_floats, default=1e-5, help="central-difference step (1e-5)")
+    p.add_argument("--eps", type=_floats, default=1e-6, help="central-difference step (1e-6)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_gradcheck)
 

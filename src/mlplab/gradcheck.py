@@ -53,7 +53,7 @@ def gradient_check(
     loss: str,
     params: Params | None = None,
     seeds: tuple[int, ...] = (0,),
-    eps: float = 1e-5,
+    eps: float = 1e-6,
 ) -> list[GradCheckRow]:
     """Compare backprop with central differences for every parameter array.
 
@@ -73,8 +73,8 @@ def gradient_check(
     seeds : tuple of int
         One seed per member when ``params`` is not given.
     eps : float
-        The central-difference step. 1e-5 balances truncation error (~eps^2)
-        against rounding in the loss (~1e-16 / eps) for losses of order one.
+        The central-difference step; truncation error is ~eps^2, rounding
+        ~1e-19 / eps with NumPy's extended ``longdouble`` (x86).
 
     Returns
     -------
@@ -99,12 +99,21 @@ def gradient_check(
     out, caches = forward(params, config, x)
     analytic = param_arrays(backward(params, config, caches, loss_fn.grad(out, y)))
 
+    # The differences are taken in extended precision where the platform has it:
+    # rounding in a float64 loss (~1e-16 / eps) would otherwise swamp the small
+    # gradients of deep layers and pass for a backprop error.
+    wide = tuple(
+        type(layer)(*(None if a is None else a.astype(np.longdouble) for a in layer))
+        for layer in params
+    )
+    x_wide, y_wide = x.astype(np.longdouble), y.astype(np.longdouble)
+
     def member_losses() -> Array:
-        return loss_fn.value(forward(params, config, x)[0], y)  # type: ignore[no-any-return]
+        return loss_fn.value(forward(wide, config, x_wide)[0], y_wide)  # type: ignore[no-any-return]
 
     rows = []
-    for name, array, grad in zip(param_names(params), param_arrays(params), analytic, strict=True):
-        numeric = _central_differences(member_losses, array, eps)
+    for name, array, grad in zip(param_names(params), param_arrays(wide), analytic, strict=True):
+        numeric = _central_differences(member_losses, array, eps).astype(np.float64)
         diff = np.abs(grad - numeric)
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
         rows.append(
