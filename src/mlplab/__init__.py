@@ -41,6 +41,10 @@ _EXPORTS = {
     "fit": "training",
     "GradCheckRow": "gradcheck",
     "gradient_check": "gradcheck",
+    # diagnosis (issue 8)
+    "ArrayCheck": "gradcheck",
+    "GradientReport": "gradcheck",
+    "check_gradients": "gradcheck",
     "xor_data": "datasets",
     "load_csv": "datasets",
     "OriginalSetup": "presets",
@@ -67,6 +71,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .activations import ACTIVATIONS, sigmoid, softmax
     from .datasets import load_csv, xor_data
     from .gradcheck import GradCheckRow, gradient_check
+    from .gradcheck import ArrayCheck, GradientReport, check_gradients  # issue 8
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES
     from .network import (
