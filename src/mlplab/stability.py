@@ -282,14 +282,18 @@ def largest_eigenvalue(
         return _scale(tuple(u - d for u, d in zip(up, down, strict=True)), 0.5 / eps)
 
     rng = np.random.default_rng(seed)
-    start = tuple(rng.standard_normal(a.shape) for a in w)
-    top = _power_iteration(hvp, start, n_iter, rtol)
+    return _top_eigenvalue(hvp, tuple(rng.standard_normal(a.shape) for a in w), n_iter, rtol)
+
+
+def _top_eigenvalue(matvec: Any, start: tuple[Array, ...], n_iter: int, rtol: float) -> Array:
+    """The largest algebraic eigenvalue per member: power iteration, shifted if needed."""
+    top = _power_iteration(matvec, start, n_iter, rtol)
     if np.all(top >= 0):
         return top
-    shift = np.minimum(top, 0.0)
+    shift = np.minimum(top, 0.0)  # the dominant one is negative: look at H - shift I
 
     def shifted(v: tuple[Array, ...]) -> tuple[Array, ...]:
-        return tuple(h - s for h, s in zip(hvp(v), _scale(v, shift), strict=True))
+        return tuple(h - s for h, s in zip(matvec(v), _scale(v, shift), strict=True))
 
     return _power_iteration(shifted, start, n_iter, rtol) + shift  # type: ignore[no-any-return]
 
