@@ -42,7 +42,7 @@ from .activations import ACTIVATIONS, sigmoid
 from .network import Dense, MLPConfig, Params, init_params
 from .optimizers import SGD
 
-__all__ = ["Tracked", "member_bytes", "supports", "train_tracked"]
+__all__ = ["Tracked", "Tracker", "member_bytes", "supports", "train_tracked"]
 
 _SIGMOIDS = ("sigmoid", "sigmoid_wrong_derivative")
 _LOSSES = ("sse", "mse", "binary_cross_entropy")
@@ -309,6 +309,52 @@ def _wrong_rows(kind: str, out: Array, target: Array, threshold: float,
     return wrong.reshape(-1, wrong.shape[-1]).any(axis=0)  # type: ignore[no-any-return]
 
 
+class Tracker:
+    """Records, epoch by epoch, what ``outcomes.classify`` needs (see ``Tracked``).
+
+    ``observe`` gets the outputs ``(n_samples, n_outputs, K)`` and loss ``(K,)``
+    of the weights after ``epoch`` steps (epoch 0 is the initial weights, epoch
+    ``n_epochs`` the final ones) and returns the members that diverged just now.
+    """
+
+    def __init__(self, n_members: int, n_epochs: int, window: int, kind: str,
+                 threshold: float, y: Array) -> None:
+        self.n_epochs, self.window, self.kind = n_epochs, window, kind
+        self.threshold = threshold
+        self.target = np.asarray(y)[:, :, None] > 0.5
+        self.diverged = np.full(n_members, -1, np.int64)
+        self.last_bad = np.full(n_members, -1, np.int64)
+        self.stop_loss = np.full(n_members, np.nan)
+        self.initial = self.window_loss = self.limit = np.full(n_members, np.inf)
+        self.value = self.initial
+
+    def observe(self, epoch: int, out: Array, value: Array) -> Array | None:
+        """Record one epoch; return a mask of newly diverged members, or None."""
+        self.value = value
+        if epoch == 0:
+            self.initial = value.copy()
+            self.limit = np.where(value > 0, DIVERGENCE_FACTOR * value, np.inf)
+        if epoch == self.n_epochs - self.window:
+            self.window_loss = value.copy()
+        np.copyto(self.last_bad, epoch,
+                  where=_wrong_rows(self.kind, out, self.target, self.threshold, value))
+        bad = ~(value <= self.limit)
+        if not bad.any():
+            return None
+        bad &= self.diverged < 0
+        if not bad.any():
+            return None
+        self.diverged[bad] = epoch
+        self.stop_loss[bad] = value[bad]
+        return bad
+
+    def tracked(self, params: Params) -> Tracked:
+        """The record after the last ``observe`` (diverged members keep their loss)."""
+        final = np.where(self.diverged >= 0, self.stop_loss, self.value)
+        return Tracked(self.initial, self.window_loss, final, self.diverged,
+                       self.last_bad, params)
+
+
 def train_tracked(  # noqa: PLR0913
     config: MLPConfig, x: Array, y: Array, *, loss: str, optimizer: SGD,
     n_epochs: int, seeds: list[int], window: int, kind: str,
@@ -316,6 +362,7 @@ def train_tracked(  # noqa: PLR0913
 ) -> Tracked:
     """Train one member per seed for ``n_epochs`` full-batch SGD steps.
 
+    ``x`` is ``(n_samples, n_features)``, ``y`` ``(n_samples, n_outputs)``.
     ``kind`` is ``"classification"`` (solved: every row's prediction, output
     above ``threshold``, equals ``y > 0.5``) or ``"regression"`` (solved: loss
     below ``threshold``). ``window`` epochs before the end, the loss is kept
@@ -328,43 +375,27 @@ def train_tracked(  # noqa: PLR0913
     layers = _member_last(init_params(config, seeds))
     x = np.ascontiguousarray(x, dtype)
     y3 = np.asarray(y, dtype)[:, :, None]
-    target = y3 > 0.5
     net = _Net(config, x, k)
     grads = [[np.empty_like(a) for a in arrs] for arrs in layers]
     vel = [[np.zeros_like(a) for a in arrs] for arrs in layers]
     tmps = [[np.empty_like(a) for a in arrs] for arrs in layers]
     diff, grad_buf = np.empty_like(net.a[-1]), np.empty_like(net.a[-1])
     h = _hyper(optimizer, k, dtype)
-    diverged = np.full(k, -1, np.int64)
-    last_bad = np.full(k, -1, np.int64)
-    initial = window_loss = limit = np.full(k, np.inf, dtype)
-    stop_loss = np.full(k, np.nan, dtype)
+    tracker = Tracker(k, n_epochs, window, kind, threshold, y)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for epoch in range(n_epochs + 1):
             out = net.forward(layers)
             value, grad_out = _loss_and_grad(loss, out, y3, diff, grad_buf)
-            if epoch == 0:
-                initial = value.copy()
-                limit = np.where(initial > 0, DIVERGENCE_FACTOR * initial, np.inf)
-            if epoch == n_epochs - window:
-                window_loss = value.copy()
-            bad = ~(value <= limit)
-            if bad.any():
-                bad &= diverged < 0
-                if bad.any():
-                    diverged[bad] = epoch
-                    stop_loss[bad] = value[bad]
-                    _freeze(bad, layers, vel, h)
-            np.copyto(last_bad, epoch,
-                      where=_wrong_rows(kind, out, target, threshold, value))
+            newly = tracker.observe(epoch, out, value)
+            if newly is not None:
+                _freeze(newly, layers, vel, h)
             if epoch == n_epochs:
                 break
             net.backward(layers, grad_out, grads)
             for arrs, gs, vs, ts in zip(layers, grads, vel, tmps, strict=True):
                 for j, (w, g, v, tmp) in enumerate(zip(arrs, gs, vs, ts, strict=True)):
                     _sgd_step(optimizer, h, w, g, v, tmp, epoch, is_weight=j == 0)
-    final = np.where(diverged >= 0, stop_loss, value)
-    return Tracked(initial, window_loss, final, diverged, last_bad, _member_first(layers))
+    return tracker.tracked(_member_first(layers))
 
 
 def _freeze(mask: Array, layers: list[list[Array]], vel: list[list[Array]],
