@@ -8,12 +8,10 @@ explode, is the step stable for the curvature, what is the effective rate, how
 do other seeds fare), each with its evidence and advice; with
 ``try_fixes=True`` it also runs the suggested variants over the same seeds and
 reports their success rates. The curvature and rate arithmetic lives in
-``stability``; the gradient checks in ``gradcheck``.
-
-Run outcomes are classified simply here: ``diverged`` (non-finite loss or
-weights), ``solved`` (final loss at most ``SOLVED_FRACTION`` of the
-constant-predictor loss), ``plateau`` (within ``PLATEAU_RTOL`` of it) or
-``unfinished`` (anything else).
+``stability``, the gradient checks in ``gradcheck``; seeds and fixes run
+through the sweep engine (``sweeps.sweep``), so their outcomes (solved,
+plateau, diverged, unfinished, and the constant-predictor stall) are the
+ones a sweep reports (``outcomes``).
 """
 
 from __future__ import annotations
@@ -30,80 +28,21 @@ from ._types import Array
 from ._validation import lookup
 from .gradcheck import GradientReport, check_gradients
 from .losses import LOSSES
+from .outcomes import CONSTANT_STALL_RTOL, constant_predictor_loss
 from .network import MLPConfig, Params, forward, init_params, param_arrays, param_names, with_arrays
 from .optimizers import SGD
+from .presets import OriginalSetup
 from .schedules import learning_rate_at
 from .stability import effective_rates, largest_eigenvalue, loss_gradient, stability_bound
 from .training import DivergenceWarning, fit, prepare_targets
 
-__all__ = [
-    "PLATEAU_RTOL",
-    "SOLVED_FRACTION",
-    "Diagnosis",
-    "Finding",
-    "FixResult",
-    "classify_runs",
-    "constant_loss",
-    "diagnose",
-    "layer_health",
-]
+__all__ = ["Diagnosis", "Finding", "FixResult", "diagnose", "layer_health"]
 
-PLATEAU_RTOL = 0.02  # a loss within 2% of the best constant predictor's is that plateau
-SOLVED_FRACTION = 0.05  # solved: final loss at most 5% of the constant predictor's
 SATURATION_TOL = 1e-3  # a sigmoid/tanh output this close to a bound is saturated
 _BOUNDS = {"sigmoid": (0.0, 1.0), "sigmoid_wrong_derivative": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
 # ---------------------------------------------------------------- building blocks
-
-
-def constant_loss(loss: str, y: Array) -> float:
-    """The loss of the best constant prediction for targets ``y`` ``(n_samples, n_outputs)``.
-
-    The best constant is the target mean per output: ``sse`` gives the summed
-    squared deviations, ``mse`` their mean; for ``binary_cross_entropy`` the
-    mean binary entropy ``-(p log p + (1 - p) log(1 - p))`` of the output
-    means p; for ``cross_entropy`` the entropy ``-sum q log q`` of the class
-    frequencies q.
-
-    Examples
-    --------
-    >>> constant_loss("sse", np.array([0.0, 1.0, 1.0, 0.0]))
-    1.0
-    >>> round(constant_loss("binary_cross_entropy", np.array([0.0, 1.0, 1.0, 0.0])), 6)
-    0.693147
-    """
-    lookup(LOSSES, "loss", loss)
-    y = np.asarray(y, np.float64)
-    y = y[:, None] if y.ndim == 1 else y
-    p = y.mean(axis=0)
-    if loss == "sse":
-        return float(np.sum((y - p) ** 2))
-    if loss == "mse":
-        return float(np.mean((y - p) ** 2))
-    if loss == "binary_cross_entropy":
-        return float(np.mean(_xlogx(p) + _xlogx(1.0 - p)) * -1.0)
-    return float(-np.sum(_xlogx(p)))
-
-
-def _xlogx(p: Array) -> Array:
-    """``p log p`` with the limit 0 at p = 0."""
-    return np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)  # type: ignore[no-any-return]
-
-
-def classify_runs(final_loss: Array, diverged_epoch: Array, constant: float) -> list[str]:
-    """Name each member's outcome: ``diverged``, ``solved``, ``plateau`` or ``unfinished``."""
-    outcomes = []
-    for loss, diverged in zip(np.atleast_1d(final_loss), np.atleast_1d(diverged_epoch), strict=True):
-        if diverged >= 0 or not np.isfinite(loss):
-            outcomes.append("diverged")
-        elif loss <= SOLVED_FRACTION * constant:
-            outcomes.append("solved")
-        elif abs(loss - constant) <= PLATEAU_RTOL * constant:
-            outcomes.append("plateau")
-        else:
-            outcomes.append("unfinished")
-    return outcomes
 
 
 def layer_health(params: Params, config: MLPConfig, x: Array) -> list[dict[str, Any]]:
@@ -251,7 +190,7 @@ def _plateau_finding(config: MLPConfig, x: Array, y: Array, loss: str, run: _Run
         "loss_change_last_10pct": float(losses[-1] - losses[-window - 1]) if len(losses) > window else 0.0,
         "output_spread": float(np.max(np.ptp(outputs, axis=0))),
     }
-    on_plateau = bool(np.isfinite(final) and gap <= PLATEAU_RTOL * constant)
+    on_plateau = bool(np.isfinite(final) and gap <= CONSTANT_STALL_RTOL * constant)
     if not on_plateau:
         return Finding("plateau", False, f"the loss ({final:.4g}) is not the constant "
                        f"predictor's ({constant:.4g})", evidence)
@@ -362,23 +301,28 @@ def _rate_finding(optimizer: SGD) -> Finding:
     return Finding("rates", False, report.note, evidence, advice)
 
 
-def _seed_finding(outcomes: list[str], seeds: Sequence[int], final: Array) -> Finding:
+def _seed_finding(rows: list[dict[str, Any]]) -> Finding:
     """How the other seeds fare: this seed's bad luck or the setting's failure."""
+    outcomes = [r["outcome"] for r in rows]
+    n = len(rows)
     counts = {name: outcomes.count(name) for name in ("solved", "plateau", "unfinished", "diverged")}
-    n = len(outcomes)
-    evidence = {"seeds": list(map(int, seeds)), "outcomes": outcomes,
-                "final_loss": [float(v) for v in final], "counts": counts,
-                "success_rate": counts["solved"] / n}
+    evidence = {"runs": [{k: r[k] for k in ("seed", "outcome", "final_loss", "constant_stall",
+                                             "epochs_to_solve")} for r in rows],
+                "counts": counts, "success_rate": counts["solved"] / n,
+                "constant_stall_rate": sum(r["constant_stall"] for r in rows) / n}
     failing = n - counts["solved"]
+    tally = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
     if failing == 0:
         summary = f"all {n} seeds solve it"
     elif outcomes[0] == "solved":
-        summary = f"this seed solves it but {failing} of {n} seeds do not"
+        summary = f"this seed solves it but {failing} of {n} seeds do not ({tally})"
     elif counts["solved"] >= n / 2:
-        summary = (f"{counts['solved']} of {n} seeds solve it: this seed's "
-                   f"{outcomes[0]} is partly bad luck, but the setting fails {failing / n:.0%} of the time")
+        summary = (f"{counts['solved']} of {n} seeds solve it ({tally}): this seed's "
+                   f"{outcomes[0]} run is partly bad luck, but the setting fails "
+                   f"{failing / n:.0%} of the time")
     else:
-        summary = f"only {counts['solved']} of {n} seeds solve it: the failure is the setting's, not the seed's"
+        summary = (f"only {counts['solved']} of {n} seeds solve it ({tally}): the failure "
+                   "is the setting's, not the seed's")
     return Finding("seeds", failing > 0, summary, evidence,
                    ("--try-fixes runs the suggested changes over these seeds",) if failing else ())
 
@@ -410,7 +354,8 @@ def _variants(config: MLPConfig, loss: str, optimizer: SGD,
                 else config.output_activation}
         out.append(("correct derivative", dict(base)))
     prefix = "correct derivative + " if base else ""
-    if findings["plateau"].problem or findings["seeds"].problem or findings["units"].problem:
+    seeds_fail = "seeds" in findings and findings["seeds"].problem
+    if findings["plateau"].problem or seeds_fail or findings["units"].problem:
         if not config.use_bias:
             out.append((prefix + "biases", {**base, "use_bias": True}))
         if config.init != "glorot_uniform":
@@ -439,15 +384,13 @@ def _apply(config: MLPConfig, loss: str, optimizer: SGD,
     return config, changes.get("loss", loss), optimizer
 
 
-def _run_outcomes(config: MLPConfig, x: Array, y: Array, loss: str, optimizer: Any,
-                  n_epochs: int, seeds: Sequence[int], batch_size: int | None) -> tuple[list[str], Array]:
-    """Train every seed at once; return each member's outcome and final loss."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DivergenceWarning)
-        result = fit(config, x, y, loss=loss, optimizer=optimizer, n_epochs=n_epochs,
-                     seeds=seeds, batch_size=batch_size)
-    final = result.history.loss[-1].astype(np.float64)
-    return classify_runs(final, result.history.diverged_epoch, constant_loss(loss, y)), final
+def _sweep_rows(config: MLPConfig, x: Array, y: Array, loss: str, optimizer: SGD,
+                n_epochs: int, seeds: Sequence[int], batch_size: int | None) -> list[dict[str, Any]]:
+    """Every seed through the sweep engine; one classified row per seed."""
+    from .sweeps import sweep
+
+    setup = OriginalSetup(config, optimizer, loss, n_epochs, int(seeds[0]), x, y)
+    return sweep({}, seeds=list(seeds), setup=setup, batch_size=batch_size).rows
 
 
 # ---------------------------------------------------------------- the report
@@ -534,9 +477,12 @@ def diagnose(  # noqa: PLR0913
     config, x, y, loss, optimizer, n_epochs, batch_size
         As for ``fit``; ``optimizer`` is an ``SGD``.
     seeds : sequence of int
-        Seeds to train; the first is the run diagnosed.
+        Seeds to train; the first is the run diagnosed in detail. With more
+        than one (or with ``try_fixes``), every seed also runs through the
+        sweep engine, for the ``seeds`` finding.
     params : Params, optional
-        Initial weights instead of drawing them from the seeds.
+        Initial weights of the diagnosed run instead of drawing them from the
+        first seed (the sweep over seeds draws its own).
     try_fixes : bool
         Also run each suggested variant over the same seeds.
 
@@ -544,7 +490,7 @@ def diagnose(  # noqa: PLR0913
     -------
     Diagnosis
         Findings ``gradients``, ``plateau``, ``units``, ``gradient-flow``,
-        ``curvature``, ``rates`` and ``seeds``, each with ``problem``,
+        ``curvature``, ``rates`` and (with several seeds) ``seeds``, each with ``problem``,
         ``summary``, ``evidence`` and ``advice``; ``fixes`` if tried.
 
     Examples
@@ -558,21 +504,23 @@ def diagnose(  # noqa: PLR0913
     if not isinstance(optimizer, SGD):
         raise TypeError(f"diagnose needs an SGD optimizer; got {type(optimizer).__name__}")
     seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
     x = np.asarray(x, np.float64)
     y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
-    run = _Run(config, x, y, loss, optimizer, n_epochs, seeds, batch_size, params)
-    constant = constant_loss(loss, y)
-    gradients, _ = _gradient_finding(config, x, y, loss, _member(run.initial, 0))
-    final = run.loss[-1].astype(np.float64)
+    run = _Run(config, x, y, loss, optimizer, n_epochs, seeds[:1], batch_size, params)
     findings = [
-        gradients,
-        _plateau_finding(config, x, y, loss, run, constant),
+        _gradient_finding(config, x, y, loss, _member(run.initial, 0))[0],
+        _plateau_finding(config, x, y, loss, run, constant_predictor_loss(loss, y)),
         _units_finding(config, x, run),
         _flow_finding(run),
         _curvature_finding(config, x, y, loss, run, optimizer),
         _rate_finding(optimizer),
-        _seed_finding(classify_runs(final, run.diverged, constant), seeds, final),
     ]
+    rows = None
+    if len(seeds) > 1 or try_fixes:
+        rows = _sweep_rows(config, x, y, loss, optimizer, n_epochs, seeds, batch_size)
+        findings.append(_seed_finding(rows))
     settings = {"config": dataclasses.asdict(config), "loss": loss,
                 "optimizer": dataclasses.asdict(optimizer), "n_epochs": n_epochs,
                 "seeds": seeds, "batch_size": batch_size}
@@ -580,8 +528,15 @@ def diagnose(  # noqa: PLR0913
     if try_fixes:
         by_name = {f.name: f for f in findings}
         for name, changes in [("as given", {}), *_variants(config, loss, optimizer, by_name)]:
-            c, lname, opt = _apply(config, loss, optimizer, changes)
-            outcomes, last = _run_outcomes(c, x, y, lname, opt, n_epochs, seeds, batch_size)
-            fixes.append(FixResult(name, changes, outcomes.count("solved") / len(seeds),
-                                   outcomes, float(np.median(last))))
+            if changes:
+                c, lname, opt = _apply(config, loss, optimizer, changes)
+                rows = _sweep_rows(c, x, y, lname, opt, n_epochs, seeds, batch_size)
+            fixes.append(_fix_result(name, changes, rows))  # type: ignore[arg-type]
     return Diagnosis(settings, tuple(findings), tuple(fixes))
+
+
+def _fix_result(name: str, changes: dict[str, Any], rows: list[dict[str, Any]]) -> FixResult:
+    """Summarise one variant's sweep rows."""
+    outcomes = [r["outcome"] for r in rows]
+    return FixResult(name, changes, outcomes.count("solved") / len(rows), outcomes,
+                     float(np.median([r["final_loss"] for r in rows])))
