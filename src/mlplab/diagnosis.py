@@ -164,7 +164,8 @@ def _gradient_finding(config: MLPConfig, x: Array, y: Array, loss: str,
         advice.append("take the sigmoid's derivative at the layer's input: s'(z) = "
                       "a (1 - a) with a = s(z) the layer's output, not s'(a) "
                       "(mlplab: drop --original)")
-    advice += [f"{a.name}: {a.advice}" for a in report.arrays if a.verdict != "ok"][:1]
+    if not advice:  # no known cause: the checker's own advice for the first failure
+        advice += [f"{a.name}: {a.advice}" for a in report.arrays if a.verdict != "ok"][:1]
     failed = [a for a in report.arrays if a.verdict != "ok"]
     summary = ("backpropagation matches central differences" if not failed else
                "backpropagation is wrong: " + ", ".join(
@@ -420,13 +421,19 @@ class Diagnosis:
         """The whole report as JSON-able values."""
         return _jsonable(dataclasses.asdict(self))  # type: ignore[no-any-return]
 
-    def text(self) -> str:
+    def text(self, width: int = 88) -> str:
         """The report for a terminal: each finding, its key numbers and advice."""
+        import textwrap
+
         lines = [f"diagnosis of seed {self.settings['seeds'][0]} after "
                  f"{self.settings['n_epochs']} epochs"]
         for f in sorted(self.findings, key=lambda f: not f.problem):
             lines.append(f"{'PROBLEM' if f.problem else 'ok':<8} {f.name}: {f.summary}")
             lines += [f"{'':<9}try: {a}" for a in f.advice]
+            if f.name == "seeds":
+                lines.append(f"{'':<9}" + ", ".join(
+                    f"seed {r['seed']}: {r['outcome']} ({r['final_loss']:.3g})"
+                    for r in f.evidence["runs"]))
             if f.name == "rates":
                 lines += [f"{'':<9}= {e['momentum_style']} rate {e['learning_rate']:.6g}, "
                           f"momentum {e['momentum']:g}{'' if e['exact'] else ' (approx.)'}: {e['also']}"
@@ -435,7 +442,8 @@ class Diagnosis:
             lines.append("fixes tried over the same seeds (success = solved):")
             lines += [f"  {r.success_rate:>5.0%}  {r.name}  (median final loss "
                       f"{r.median_final_loss:.3g})" for r in self.fixes]
-        return "\n".join(lines)
+        return "\n".join(textwrap.fill(line, width, subsequent_indent=" " * 13,
+                                       break_on_hyphens=False) for line in lines)
 
 
 def _jsonable(value: Any) -> Any:
