@@ -10,8 +10,20 @@ from tests.conftest import run_cli
 
 @pytest.mark.slow
 def test_diagnose_original_stalling_seed_with_fixes_json(capsys):
-    code = main(["diagnose", "--original", "--seed", "3", "--seeds", "4", "--epochs", "3000",
-                 "--try-fixes", "--json"])
+    code = main(
+        [
+            "diagnose",
+            "--original",
+            "--seed",
+            "3",
+            "--seeds",
+            "4",
+            "--epochs",
+            "3000",
+            "--try-fixes",
+            "--json",
+        ]
+    )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     findings = {f["name"]: f for f in doc["findings"]}
@@ -20,13 +32,17 @@ def test_diagnose_original_stalling_seed_with_fixes_json(capsys):
     assert findings["plateau"]["evidence"]["constant_loss"] == 1.0
     assert [r["seed"] for r in findings["seeds"]["evidence"]["runs"]] == [3, 0, 1, 2]
     fixes = {f["name"]: f for f in doc["fixes"]}
-    assert fixes["correct derivative"]["success_rate"] >= fixes["as given"]["success_rate"]
+    assert (
+        fixes["correct derivative"]["success_rate"] >= fixes["as given"]["success_rate"]
+    )
     assert all(len(f["outcomes"]) == 4 for f in doc["fixes"])
 
 
 @pytest.mark.slow
 def test_diagnose_prints_a_readable_report(tmp_path):
-    result = run_cli("diagnose", "--original", "--seed", "3", "--epochs", "3000", cwd=tmp_path)
+    result = run_cli(
+        "diagnose", "--original", "--seed", "3", "--epochs", "3000", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert "PROBLEM  gradients" in result.stdout
     assert "PROBLEM  plateau" in result.stdout
@@ -43,8 +59,20 @@ def test_diagnose_usage_errors(capsys):
 
 def test_lr_find_json_and_plot(tmp_path, capsys):
     png = tmp_path / "range.png"
-    code = main(["lr-find", "--steps", "40", "--min-lr", "1e-3", "--max-lr", "10",
-                 "--plot", str(png), "--json"])
+    code = main(
+        [
+            "lr-find",
+            "--steps",
+            "40",
+            "--min-lr",
+            "1e-3",
+            "--max-lr",
+            "10",
+            "--plot",
+            str(png),
+            "--json",
+        ]
+    )
     assert code == 0
     doc = json.loads(capsys.readouterr().out)
     assert 1e-3 <= doc["suggested_rate"] <= 10

@@ -187,7 +187,7 @@ class GradientReport:
         return all(a.verdict == "ok" for a in self.arrays)
 
     def text(self) -> str:
-        """A plain-text table and the summary, for printing."""
+        """Return a plain-text table and the summary, for printing."""
         lines = [f"{'array':<14} {'shape':<10} {'rel. error':>10}  verdict"]
         for a in self.arrays:
             verdict = a.verdict + (f" ({a.factor_label})" if a.factor_label else "")
@@ -234,7 +234,9 @@ def classify_error(
     >>> classify_error(g / 2, g), classify_error(-g, g)
     (('scale factor', 2.0), ('sign flip', -1.0))
     """
-    if relative_error(claimed, numeric) <= tol or np.all(np.abs(claimed - numeric) <= atol):
+    if relative_error(claimed, numeric) <= tol or np.all(
+        np.abs(claimed - numeric) <= atol
+    ):
         return "ok", None
     norm_claimed = float(np.linalg.norm(claimed))
     norm_numeric = float(np.linalg.norm(numeric))
@@ -286,24 +288,30 @@ def _summary(checks: Sequence[ArrayCheck], tol: float) -> str:
     names = ", ".join(c.name for c in failed)
     if len(failed) < len(checks):
         ok = ", ".join(c.name for c in checks if c.verdict == "ok")
-        where = (f"{ok} pass, so the code they share is right; the mistake is in "
-                 "the backward steps that only the failing arrays go through")
+        where = (
+            f"{ok} pass, so the code they share is right; the mistake is in "
+            "the backward steps that only the failing arrays go through"
+        )
     elif len({(c.verdict, c.factor_label) for c in failed}) == 1:
-        where = ("every array fails the same way, so look first at what they all "
-                 "share: the loss's derivative and the first backward step")
+        where = (
+            "every array fails the same way, so look first at what they all "
+            "share: the loss's derivative and the first backward step"
+        )
     else:
         where = "every array fails: start from the backward step nearest the loss"
     return f"gradient check FAILED for {names} (tolerance {tol:g}): {where}"
 
 
 def _as_named(params: Mapping[str, Any] | Sequence[Any], what: str) -> dict[str, Array]:
-    """Float64 copies of a dict or list of arrays, keyed by name (list: '0', '1', ...)."""
+    """Copy a dict or list of arrays to float64, keyed by name (list: '0', '1', ...)."""
     if isinstance(params, Mapping):
         items = list(params.items())
     elif isinstance(params, Sequence) and not isinstance(params, str):
         items = [(str(i), a) for i, a in enumerate(params)]
     else:
-        raise TypeError(f"{what} must be a dict or a list of arrays; got {type(params).__name__}")
+        raise TypeError(
+            f"{what} must be a dict or a list of arrays; got {type(params).__name__}"
+        )
     return {str(k): np.array(v, dtype=np.float64) for k, v in items}
 
 
@@ -361,7 +369,12 @@ def check_gradients(
         raise ValueError(
             f"grad_fn must return gradients for {list(work)}; got {list(claimed)}"
         )
-    atol = 100.0 * np.finfo(np.float64).eps * max(1.0, abs(float(_scalar_loss(loss_fn, as_given)[0]))) / eps
+    atol = (
+        100.0
+        * np.finfo(np.float64).eps
+        * max(1.0, abs(float(_scalar_loss(loss_fn, as_given)[0])))
+        / eps
+    )
     checks = []
     for name, array in work.items():
         if claimed[name].shape != array.shape:
@@ -369,30 +382,45 @@ def check_gradients(
                 f"grad_fn's gradient for {name!r} has shape {claimed[name].shape}; "
                 f"expected {array.shape}"
             )
-        numeric = _central_differences(lambda: _scalar_loss(loss_fn, as_given), array[None], eps)[0]
+        numeric = _central_differences(
+            lambda: _scalar_loss(loss_fn, as_given), array[None], eps
+        )[0]
         checks.append(_check_one(name, claimed[name], numeric, tol, atol))
     return GradientReport(tuple(checks), tol, _summary(checks, tol))
 
 
 def _scalar_loss(loss_fn: Callable[[Any], float], params: Any) -> Array:
-    """The user's loss as a one-member array, checked to be a finite number."""
+    """Return the user's loss as a one-member array; check that it is finite."""
     value = float(loss_fn(params))
     if not np.isfinite(value):
         raise ValueError(f"loss_fn must return a finite number; got {value}")
     return np.array([value])
 
 
-def _check_one(name: str, claimed: Array, numeric: Array, tol: float, atol: float) -> ArrayCheck:
+def _check_one(
+    name: str, claimed: Array, numeric: Array, tol: float, atol: float
+) -> ArrayCheck:
     """Relative error, verdict, worst entries and advice for one array."""
     verdict, factor = classify_error(claimed, numeric, tol, atol)
     label = None if factor is None else _factor_label(factor)
     diff = np.abs(claimed - numeric).ravel()
     worst = tuple(
-        (tuple(int(i) for i in np.unravel_index(j, claimed.shape)),
-         float(claimed.flat[j]), float(numeric.flat[j]))
+        (
+            tuple(int(i) for i in np.unravel_index(j, claimed.shape)),
+            float(claimed.flat[j]),
+            float(numeric.flat[j]),
+        )
         for j in np.argsort(-diff, kind="stable")[:3]
         if diff[j] > 0
     )
     advice = "" if verdict == "ok" else _ADVICE[verdict].format(label=label)
-    return ArrayCheck(name, claimed.shape, relative_error(claimed, numeric), verdict,
-                      factor, label, worst, advice)
+    return ArrayCheck(
+        name,
+        claimed.shape,
+        relative_error(claimed, numeric),
+        verdict,
+        factor,
+        label,
+        worst,
+        advice,
+    )

@@ -30,7 +30,9 @@ __all__ = ["ExponentialRange", "LRFindResult", "lr_find"]
 
 @dataclass(frozen=True)
 class ExponentialRange:
-    """Rate ``start * (stop / start)^(i / (n - 1))`` in epoch i = step // steps_per_epoch.
+    """Rate ``start * (stop / start)^(i / (n - 1))`` in epoch ``i``.
+
+    The epoch is ``step // steps_per_epoch``, so a rate holds for a whole epoch.
 
     Examples
     --------
@@ -73,7 +75,7 @@ class LRFindResult:
     diverged: bool
 
 
-def lr_find(  # noqa: PLR0913
+def lr_find(
     config: MLPConfig,
     x: Array,
     y: Array,
@@ -122,13 +124,17 @@ def lr_find(  # noqa: PLR0913
     True
     """
     if not 0 < min_lr < max_lr or not math.isfinite(max_lr):
-        raise ValueError(f"need 0 < min_lr < max_lr; got min_lr={min_lr}, max_lr={max_lr}")
+        raise ValueError(
+            f"need 0 < min_lr < max_lr; got min_lr={min_lr}, max_lr={max_lr}"
+        )
     if n_steps < 3:
         raise ValueError(f"n_steps must be >= 3; got {n_steps}")
     if not divergence_factor > 1:
         raise ValueError(f"divergence_factor must be > 1; got {divergence_factor}")
     n_samples = np.asarray(x).shape[-2]
-    per_epoch = 1 if batch_size is None else math.ceil(n_samples / min(batch_size, n_samples))
+    per_epoch = (
+        1 if batch_size is None else math.ceil(n_samples / min(batch_size, n_samples))
+    )
     schedule = ExponentialRange(min_lr, max_lr, n_steps, per_epoch)
     opt = dataclasses.replace(optimizer, learning_rate=schedule)
     best: list[float] = [math.inf]
@@ -142,15 +148,28 @@ def lr_find(  # noqa: PLR0913
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
-        result = fit(config, x, y, loss=loss, optimizer=opt, n_epochs=n_steps + 1,
-                     seeds=seeds, batch_size=batch_size, params=params,
-                     callbacks=[stop_when_diverged])
+        result = fit(
+            config,
+            x,
+            y,
+            loss=loss,
+            optimizer=opt,
+            n_epochs=n_steps + 1,
+            seeds=seeds,
+            batch_size=batch_size,
+            params=params,
+            callbacks=[stop_when_diverged],
+        )
     # For full batches the loss of epoch i + 1 is the loss after the step at rate i.
     curve = np.mean(result.history.loss, axis=1)
     curve = curve[1:] if batch_size is None else curve[:-1]
     rates = np.array([schedule(i * per_epoch) for i in range(n_steps)])
-    return _summarise(rates, curve, divergence_factor,
-                      (0.0 if batch_size is None else 0.9) if smoothing is None else smoothing)
+    return _summarise(
+        rates,
+        curve,
+        divergence_factor,
+        (0.0 if batch_size is None else 0.9) if smoothing is None else smoothing,
+    )
 
 
 def _summarise(rates: Array, curve: Array, factor: float, beta: float) -> LRFindResult:
@@ -169,5 +188,12 @@ def _summarise(rates: Array, curve: Array, factor: float, beta: float) -> LRFind
     slope = np.gradient(smoothed, np.log(rates))
     steepest = int(np.argmin(slope[: max(lowest, 1) + 1]))
     suggested = min(float(rates[steepest]), float(rates[lowest]) / 10.0)
-    return LRFindResult(rates, curve, smoothed, suggested, float(rates[steepest]),
-                        float(rates[lowest]), bool(bad.any()))
+    return LRFindResult(
+        rates,
+        curve,
+        smoothed,
+        suggested,
+        float(rates[steepest]),
+        float(rates[lowest]),
+        bool(bad.any()),
+    )

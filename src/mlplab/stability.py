@@ -65,7 +65,7 @@ __all__ = [
 
 
 def _recursion(style: str, nesterov: bool, mu: Array, d: Array) -> tuple[Array, Array]:
-    """``(A, B)`` of the quadratic recursion for a convention (module docstring)."""
+    """Return ``(A, B)`` of a convention's quadratic recursion (module docstring)."""
     one, zero = np.ones_like(mu), np.zeros_like(mu)
     if style == "dampened":
         return (1.0 + mu * (1.0 - d), one) if nesterov else (1.0 - d, zero)
@@ -75,7 +75,7 @@ def _recursion(style: str, nesterov: bool, mu: Array, d: Array) -> tuple[Array, 
 
 
 def stability_bound(optimizer: SGD) -> Array:
-    """The largest stable ``a * h`` (rate times curvature) for ``optimizer``'s convention.
+    """Return the largest stable ``a * h`` (rate times curvature) for ``optimizer``.
 
     Returns ``2 (1 + mu) / (A + mu B)`` (module docstring), one value per
     member when a hyperparameter has one per member, else a 0-d array; infinite
@@ -147,31 +147,59 @@ def effective_rates(optimizer: SGD) -> RateReport:
     >>> round(r.classical_rate, 12), round(r.terminal_rate, 12)
     (0.05, 0.5)
     """
-    a, mu, d = (_scalar(optimizer, f) for f in ("learning_rate", "momentum", "dampening"))
+    a, mu, d = (
+        _scalar(optimizer, f) for f in ("learning_rate", "momentum", "dampening")
+    )
     style, nesterov = optimizer.momentum_style, optimizer.nesterov
-    classical = {"classical": a, "lr-inside": a, "ema": a * (1.0 - mu),
-                 "dampened": a * (1.0 - d)}[style]
+    classical = {
+        "classical": a,
+        "lr-inside": a,
+        "ema": a * (1.0 - mu),
+        "dampened": a * (1.0 - d),
+    }[style]
     approximate = (style == "dampened" and d > 0) or (
         style == "ema" and optimizer.bias_correction
     )
     base = dataclasses.replace(optimizer, dampening=0.0, bias_correction=False)
     candidates = [
-        (dataclasses.replace(base, learning_rate=classical, momentum_style="classical"),
-         True, f"PyTorch SGD(lr={classical:.6g}, momentum={mu:g}"
-               f"{', nesterov=True' if nesterov else ''}), Optax sgd"),
-        (dataclasses.replace(base, learning_rate=classical, momentum_style="lr-inside"),
-         True, f"Keras SGD(learning_rate={classical:.6g}, momentum={mu:g}), "
-               f"scikit-learn MLP(learning_rate_init={classical:.6g}, momentum={mu:g})"),
-        (dataclasses.replace(base, learning_rate=classical / (1.0 - mu),
-                             momentum_style="ema"),
-         True, "the Code Review program's form"),
+        (
+            dataclasses.replace(
+                base, learning_rate=classical, momentum_style="classical"
+            ),
+            True,
+            f"PyTorch SGD(lr={classical:.6g}, momentum={mu:g}"
+            f"{', nesterov=True' if nesterov else ''}), Optax sgd",
+        ),
+        (
+            dataclasses.replace(
+                base, learning_rate=classical, momentum_style="lr-inside"
+            ),
+            True,
+            f"Keras SGD(learning_rate={classical:.6g}, momentum={mu:g}), "
+            f"scikit-learn MLP(learning_rate_init={classical:.6g}, momentum={mu:g})",
+        ),
+        (
+            dataclasses.replace(
+                base, learning_rate=classical / (1.0 - mu), momentum_style="ema"
+            ),
+            True,
+            "the Code Review program's form",
+        ),
     ]
     if mu > 0 and not nesterov:
         candidates.append(
-            (dataclasses.replace(base, learning_rate=classical / (1.0 - mu),
-                                 momentum_style="dampened", dampening=mu),
-             False, f"PyTorch SGD(lr={classical / (1.0 - mu):.6g}, momentum={mu:g}, "
-                    f"dampening={mu:g}): EMA but for its first step"))
+            (
+                dataclasses.replace(
+                    base,
+                    learning_rate=classical / (1.0 - mu),
+                    momentum_style="dampened",
+                    dampening=mu,
+                ),
+                False,
+                f"PyTorch SGD(lr={classical / (1.0 - mu):.6g}, momentum={mu:g}, "
+                f"dampening={mu:g}): EMA but for its first step",
+            )
+        )
     equivalents = tuple(
         Equivalent(opt, exact and not approximate, also)
         for opt, exact, also in candidates
@@ -182,22 +210,28 @@ def effective_rates(optimizer: SGD) -> RateReport:
 
 
 def _scalar(optimizer: SGD, field: str) -> float:
-    """A hyperparameter as one float: the first member's value, or a schedule's at step 0."""
+    """Return a hyperparameter as one float (member 0, or a schedule at step 0)."""
     value: Any = getattr(optimizer, field)
     if callable(value):
         value = value(0)
     return float(np.ravel(np.asarray(value, np.float64))[0])
 
 
-def _rate_note(style: str, a: float, mu: float, classical: float, approximate: bool) -> str:
+def _rate_note(
+    style: str, a: float, mu: float, classical: float, approximate: bool
+) -> str:
     """One sentence on what the convention does to the step size."""
     if style == "ema" and mu > 0:
-        text = (f"EMA momentum {mu:g} with rate {a:g} is classical momentum {mu:g} "
-                f"with rate {classical:.6g}: averaging the gradients does not enlarge "
-                f"the step, whose long-run size stays {a:g} per unit gradient")
+        text = (
+            f"EMA momentum {mu:g} with rate {a:g} is classical momentum {mu:g} "
+            f"with rate {classical:.6g}: averaging the gradients does not enlarge "
+            f"the step, whose long-run size stays {a:g} per unit gradient"
+        )
     elif mu > 0:
-        text = (f"momentum {mu:g} multiplies the long-run step by 1/(1 - mu) = "
-                f"{1 / (1 - mu):.4g}, to {classical / (1 - mu):.6g} per unit gradient")
+        text = (
+            f"momentum {mu:g} multiplies the long-run step by 1/(1 - mu) = "
+            f"{1 / (1 - mu):.4g}, to {classical / (1 - mu):.6g} per unit gradient"
+        )
     else:
         text = "no momentum: the effective rate is the nominal rate"
     if approximate:
@@ -209,7 +243,7 @@ def _rate_note(style: str, a: float, mu: float, classical: float, approximate: b
 
 
 def true_gradient_config(config: MLPConfig) -> MLPConfig:
-    """``config`` with the original program's wrong derivative replaced by the sigmoid's.
+    """Return ``config`` with the original's wrong derivative replaced by the sigmoid's.
 
     Curvature is a property of the loss, so it is measured with the true gradient.
     """
@@ -221,8 +255,10 @@ def true_gradient_config(config: MLPConfig) -> MLPConfig:
     )
 
 
-def loss_gradient(params: Params, config: MLPConfig, x: Array, y: Array, loss: str) -> tuple[Array, ...]:
-    """The backpropagated gradient of ``loss`` per parameter array (all members)."""
+def loss_gradient(
+    params: Params, config: MLPConfig, x: Array, y: Array, loss: str
+) -> tuple[Array, ...]:
+    """Return the backpropagated gradient of ``loss`` per parameter array."""
     loss_fn = LOSSES[loss]
     out, caches = forward(params, config, x)
     return param_arrays(backward(params, config, caches, loss_fn.grad(out, y)))
@@ -230,7 +266,10 @@ def loss_gradient(params: Params, config: MLPConfig, x: Array, y: Array, loss: s
 
 def _member_dot(u: tuple[Array, ...], v: tuple[Array, ...]) -> Array:
     """Per-member inner product of two parameter tuples, shape ``(K,)``."""
-    return sum(np.sum((a * b).reshape(a.shape[0], -1), axis=1) for a, b in zip(u, v, strict=True))  # type: ignore[return-value]
+    return sum(
+        np.sum((a * b).reshape(a.shape[0], -1), axis=1)
+        for a, b in zip(u, v, strict=True)
+    )  # type: ignore[return-value]
 
 
 def _scale(v: tuple[Array, ...], s: Array) -> tuple[Array, ...]:
@@ -239,8 +278,15 @@ def _scale(v: tuple[Array, ...], s: Array) -> tuple[Array, ...]:
 
 
 def largest_eigenvalue(
-    config: MLPConfig, x: Array, y: Array, *, loss: str, params: Params,
-    n_iter: int = 200, rtol: float = 1e-10, seed: int = 0,
+    config: MLPConfig,
+    x: Array,
+    y: Array,
+    *,
+    loss: str,
+    params: Params,
+    n_iter: int = 200,
+    rtol: float = 1e-10,
+    seed: int = 0,
 ) -> Array:
     """Estimate the largest Hessian eigenvalue of each member's loss.
 
@@ -269,24 +315,46 @@ def largest_eigenvalue(
         The largest eigenvalue per member.
     """
     config = dataclasses.replace(true_gradient_config(config), dtype="float64")
-    params = tuple(type(layer)(*(None if a is None else np.asarray(a, np.float64) for a in layer))
-                   for layer in params)
+    params = tuple(
+        type(layer)(*(None if a is None else np.asarray(a, np.float64) for a in layer))
+        for layer in params
+    )
     x = np.asarray(x, np.float64)
     y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
     w = param_arrays(params)
     eps = 1e-5 * np.maximum(1.0, np.sqrt(_member_dot(w, w)))
 
     def hvp(v: tuple[Array, ...]) -> tuple[Array, ...]:
-        up = loss_gradient(with_arrays(params, [a + b for a, b in zip(w, _scale(v, eps), strict=True)]), config, x, y, loss)
-        down = loss_gradient(with_arrays(params, [a - b for a, b in zip(w, _scale(v, eps), strict=True)]), config, x, y, loss)
+        up = loss_gradient(
+            with_arrays(
+                params, [a + b for a, b in zip(w, _scale(v, eps), strict=True)]
+            ),
+            config,
+            x,
+            y,
+            loss,
+        )
+        down = loss_gradient(
+            with_arrays(
+                params, [a - b for a, b in zip(w, _scale(v, eps), strict=True)]
+            ),
+            config,
+            x,
+            y,
+            loss,
+        )
         return _scale(tuple(u - d for u, d in zip(up, down, strict=True)), 0.5 / eps)
 
     rng = np.random.default_rng(seed)
-    return _top_eigenvalue(hvp, tuple(rng.standard_normal(a.shape) for a in w), n_iter, rtol)
+    return _top_eigenvalue(
+        hvp, tuple(rng.standard_normal(a.shape) for a in w), n_iter, rtol
+    )
 
 
-def _top_eigenvalue(matvec: Any, start: tuple[Array, ...], n_iter: int, rtol: float) -> Array:
-    """The largest algebraic eigenvalue per member: power iteration, shifted if needed."""
+def _top_eigenvalue(
+    matvec: Any, start: tuple[Array, ...], n_iter: int, rtol: float
+) -> Array:
+    """Return the largest algebraic eigenvalue per member (shifted power iteration)."""
     top = _power_iteration(matvec, start, n_iter, rtol)
     if np.all(top >= 0):
         return top
@@ -298,7 +366,9 @@ def _top_eigenvalue(matvec: Any, start: tuple[Array, ...], n_iter: int, rtol: fl
     return _power_iteration(shifted, start, n_iter, rtol) + shift  # type: ignore[no-any-return]
 
 
-def _power_iteration(matvec: Any, v: tuple[Array, ...], n_iter: int, rtol: float) -> Array:
+def _power_iteration(
+    matvec: Any, v: tuple[Array, ...], n_iter: int, rtol: float
+) -> Array:
     """Rayleigh quotients of power iteration, per member, until they settle."""
     v = _scale(v, 1.0 / np.sqrt(_member_dot(v, v)))
     estimate = np.full(v[0].shape[0], np.nan)

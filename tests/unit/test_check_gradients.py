@@ -22,7 +22,7 @@ def s(z):
 
 
 class Net:
-    """A from-scratch 3-4-1 sigmoid net in the original's style; ``bug`` picks a mistake."""
+    """A from-scratch 3-4-1 sigmoid net, original style; ``bug`` picks a mistake."""
 
     def __init__(self, bug=None):
         self.bug = bug
@@ -137,8 +137,14 @@ def test_classify_error_zero_and_unrelated():
 @pytest.mark.slow
 def test_example_original_program_runs():
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, str(ROOT / "examples" / "original_program.py")],
-                          capture_output=True, text=True, env=env, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "original_program.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "weights1" in done.stdout
     assert done.stdout.count("wrong derivative") >= 2

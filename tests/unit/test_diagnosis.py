@@ -12,18 +12,30 @@ from mlplab import SGD, Dense, MLPConfig, original_setup, xor_data
 from mlplab.diagnosis import diagnose, layer_health
 from mlplab.stability import loss_gradient
 
-STALLING_SEED = 3  # the original program (EMA 0.5/0.5) stalls near loss 1 with this seed
+STALLING_SEED = (
+    3  # the original program (EMA 0.5/0.5) stalls near loss 1 with this seed
+)
 
 
 @pytest.mark.slow
 def test_original_program_is_diagnosed_with_derivative_error_and_plateau():
     s = original_setup(fixed=False)
-    d = diagnose(s.config, s.x, s.y, loss="sse", optimizer=s.optimizer,
-                 n_epochs=s.n_epochs, seeds=[STALLING_SEED])
+    d = diagnose(
+        s.config,
+        s.x,
+        s.y,
+        loss="sse",
+        optimizer=s.optimizer,
+        n_epochs=s.n_epochs,
+        seeds=[STALLING_SEED],
+    )
     gradients = d.finding("gradients")
     assert gradients.problem
     verdicts = {a["name"]: a["verdict"] for a in gradients.evidence["arrays"]}
-    assert verdicts == {"layers.0.weight": "wrong derivative", "layers.1.weight": "wrong derivative"}
+    assert verdicts == {
+        "layers.0.weight": "wrong derivative",
+        "layers.1.weight": "wrong derivative",
+    }
     assert any("s'(z)" in a for a in gradients.advice)
     plateau = d.finding("plateau")
     assert plateau.problem
@@ -44,13 +56,27 @@ def test_corrected_program_passes_the_gradient_check():
 @pytest.mark.slow
 def test_small_init_bce_xor_sits_on_the_ln2_plateau_for_every_seed():
     x, y = xor_data(constant_column=False)
-    config = MLPConfig((2, 5, 1), activation="sigmoid", output_activation="identity",
-                       use_bias=True, init="normal:0.01")
-    d = diagnose(config, x, y, loss="binary_cross_entropy", optimizer=SGD(0.1),
-                 n_epochs=5000, seeds=range(10))
+    config = MLPConfig(
+        (2, 5, 1),
+        activation="sigmoid",
+        output_activation="identity",
+        use_bias=True,
+        init="normal:0.01",
+    )
+    d = diagnose(
+        config,
+        x,
+        y,
+        loss="binary_cross_entropy",
+        optimizer=SGD(0.1),
+        n_epochs=5000,
+        seeds=range(10),
+    )
     runs = d.finding("seeds").evidence["runs"]
     assert [r["seed"] for r in runs] == list(range(10))
-    np.testing.assert_allclose([r["final_loss"] for r in runs], math.log(2), rtol=0, atol=1e-3)
+    np.testing.assert_allclose(
+        [r["final_loss"] for r in runs], math.log(2), rtol=0, atol=1e-3
+    )
     assert [r["outcome"] for r in runs] == ["plateau"] * 10
     assert all(r["constant_stall"] for r in runs)
     plateau = d.finding("plateau")
@@ -60,10 +86,15 @@ def test_small_init_bce_xor_sits_on_the_ln2_plateau_for_every_seed():
 
 
 def _dead_relu_net():
-    config = MLPConfig((3, 4, 1), activation="relu", output_activation="sigmoid", use_bias=True)
+    config = MLPConfig(
+        (3, 4, 1), activation="relu", output_activation="sigmoid", use_bias=True
+    )
     rng = np.random.default_rng(0)
     w1 = -rng.uniform(0.1, 1.0, (1, 3, 4))  # XOR inputs are >= 0: every z1 < 0
-    params = (Dense(w1, np.full((1, 4), -0.1)), Dense(rng.standard_normal((1, 4, 1)), np.zeros((1, 1))))
+    params = (
+        Dense(w1, np.full((1, 4), -0.1)),
+        Dense(rng.standard_normal((1, 4, 1)), np.zeros((1, 1))),
+    )
     return config, params
 
 
@@ -75,7 +106,9 @@ def test_dead_relu_layer_is_reported_and_its_weight_gradients_are_zero():
     assert np.all(grads[1] == 0.0)  # the bias of a dead layer too
     health = layer_health(params, config, x)
     assert health[0]["dead"].tolist() == [1.0]
-    d = diagnose(config, x, y, loss="sse", optimizer=SGD(0.5), n_epochs=5, params=params)
+    d = diagnose(
+        config, x, y, loss="sse", optimizer=SGD(0.5), n_epochs=5, params=params
+    )
     units = d.finding("units")
     assert units.problem
     layer0 = units.evidence["layers"][0]
@@ -96,8 +129,16 @@ def test_saturated_sigmoid_layer_is_reported():
 @pytest.mark.slow
 def test_try_fixes_reports_success_rates_over_the_same_seeds():
     s = original_setup(fixed=False)
-    d = diagnose(s.config, s.x, s.y, loss="sse", optimizer=s.optimizer, n_epochs=2000,
-                 seeds=[STALLING_SEED, 0, 1, 2], try_fixes=True)
+    d = diagnose(
+        s.config,
+        s.x,
+        s.y,
+        loss="sse",
+        optimizer=s.optimizer,
+        n_epochs=2000,
+        seeds=[STALLING_SEED, 0, 1, 2],
+        try_fixes=True,
+    )
     names = [f.name for f in d.fixes]
     assert names[0] == "as given"
     assert "correct derivative" in names

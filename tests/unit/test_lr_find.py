@@ -9,16 +9,27 @@ from mlplab.lr_find import ExponentialRange, lr_find
 
 def test_exponential_range_per_epoch():
     r = ExponentialRange(0.01, 1.0, n_steps=3, steps_per_epoch=2)
-    np.testing.assert_allclose([r(i) for i in range(7)], [0.01, 0.01, 0.1, 0.1, 1, 1, 1],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        [r(i) for i in range(7)], [0.01, 0.01, 0.1, 0.1, 1, 1, 1], rtol=1e-12
+    )
 
 
 def test_range_test_on_a_quadratic_stops_at_the_stability_limit():
     # least squares with Hessian 2 x^T x = diag(2, 8): plain SGD diverges above 2 / 8
     x = np.array([[1.0, 0.0], [0.0, 2.0]])
-    config = MLPConfig((2, 1), output_activation="identity", use_bias=False, init="normal:1")
-    r = lr_find(config, x, np.ones(2), loss="sse", optimizer=SGD(0.1), min_lr=1e-3,
-                max_lr=10.0, n_steps=60)
+    config = MLPConfig(
+        (2, 1), output_activation="identity", use_bias=False, init="normal:1"
+    )
+    r = lr_find(
+        config,
+        x,
+        np.ones(2),
+        loss="sse",
+        optimizer=SGD(0.1),
+        min_lr=1e-3,
+        max_lr=10.0,
+        n_steps=60,
+    )
     assert r.diverged
     assert r.rates[-1] < 1.0  # cut soon after the loss blew up
     assert r.suggested_rate < 0.25  # below the stability limit 2 / 8
