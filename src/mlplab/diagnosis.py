@@ -29,6 +29,7 @@ from ._types import Array
 from .gradcheck import GradientReport, check_gradients
 from .losses import LOSSES
 from .network import (
+    Dense,
     MLPConfig,
     Params,
     forward,
@@ -112,7 +113,10 @@ class _Run:
     ) -> None:
         self.initial = init_params(config, seeds) if params is None else params
         bounds = np.unique(np.linspace(0, n_epochs, n_checkpoints + 1).astype(int))
-        self.epochs, ratios, norms, losses = [0], [], [], []
+        self.epochs: list[int] = [0]
+        ratios: list[Array] = []
+        norms: list[Array] = []
+        losses: list[Array] = []
         self.diverged = np.full(len(seeds), -1)
         state, current = None, self.initial
         ratios.append(self._norms(current, config, x, y, loss, norms))
@@ -151,7 +155,7 @@ class _Run:
         loss: str,
         norms: list[Array],
     ) -> Array:
-        """Return per-layer gradient-to-weight norm ratios; append the gradient norms."""
+        """Return per-layer gradient/weight norm ratios; append the gradient norms."""
         with np.errstate(over="ignore", invalid="ignore"):
             grads = loss_gradient(params, config, x, y, loss)
         by_name = dict(zip(param_names(params), grads, strict=True))
@@ -160,26 +164,24 @@ class _Run:
         )
         w = np.array([_member_norm(layer.w) for layer in params])
         norms.append(g)
-        return g / np.maximum(w, 1e-300)
+        ratio: Array = g / np.maximum(w, 1e-300)
+        return ratio
 
 
 def _member_norm(a: Array) -> Array:
     """Euclidean norm of each member's entries, shape ``(K,)``."""
-    return np.sqrt(
-        np.sum(np.square(a.reshape(a.shape[0], -1), dtype=np.float64), axis=1)
-    )
+    norm: Array = np.sqrt(np.sum(np.square(a.reshape(a.shape[0], -1)), axis=1))
+    return norm
 
 
 def _member(params: Params, k: int) -> Params:
     """Member k alone, as a one-member ``Params``, in float64."""
     return tuple(
-        type(layer)(
-            *(
-                None if a is None else np.asarray(a[k : k + 1], np.float64)
-                for a in layer
-            )
+        Dense(
+            np.asarray(w[k : k + 1], np.float64),
+            None if b is None else np.asarray(b[k : k + 1], np.float64),
         )
-        for layer in params
+        for w, b in params
     )
 
 
@@ -475,7 +477,7 @@ def _rate_finding(optimizer: SGD) -> Finding:
         "terminal_rate": report.terminal_rate,
         "equivalents": equivalents,
     }
-    advice = ()
+    advice: tuple[str, ...] = ()
     if optimizer.momentum_style == "ema" and _value(optimizer.momentum) > 0:
         advice = (
             "for larger steps with the same momentum use classical momentum "

@@ -49,7 +49,9 @@ class ExponentialRange:
     def __call__(self, step: int) -> float:
         """Return the rate for optimizer step ``step``."""
         i = min(step // self.steps_per_epoch, self.n_steps - 1)
-        return self.start * (self.stop / self.start) ** (i / max(1, self.n_steps - 1))
+        return float(
+            self.start * (self.stop / self.start) ** (i / max(1, self.n_steps - 1))
+        )
 
 
 @dataclass(frozen=True)

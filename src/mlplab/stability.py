@@ -50,7 +50,15 @@ import numpy as np
 
 from ._types import Array
 from .losses import LOSSES
-from .network import MLPConfig, Params, backward, forward, param_arrays, with_arrays
+from .network import (
+    Dense,
+    MLPConfig,
+    Params,
+    backward,
+    forward,
+    param_arrays,
+    with_arrays,
+)
 from .optimizers import SGD
 from .training import prepare_targets
 
@@ -266,10 +274,11 @@ def loss_gradient(
 
 def _member_dot(u: tuple[Array, ...], v: tuple[Array, ...]) -> Array:
     """Per-member inner product of two parameter tuples, shape ``(K,)``."""
-    return sum(
+    total: Array = sum(
         np.sum((a * b).reshape(a.shape[0], -1), axis=1)
         for a, b in zip(u, v, strict=True)
-    )  # type: ignore[return-value]
+    )
+    return total
 
 
 def _scale(v: tuple[Array, ...], s: Array) -> tuple[Array, ...]:
@@ -316,8 +325,10 @@ def largest_eigenvalue(
     """
     config = dataclasses.replace(true_gradient_config(config), dtype="float64")
     params = tuple(
-        type(layer)(*(None if a is None else np.asarray(a, np.float64) for a in layer))
-        for layer in params
+        Dense(
+            np.asarray(w, np.float64), None if b is None else np.asarray(b, np.float64)
+        )
+        for w, b in params
     )
     x = np.asarray(x, np.float64)
     y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
@@ -363,7 +374,7 @@ def _top_eigenvalue(
     def shifted(v: tuple[Array, ...]) -> tuple[Array, ...]:
         return tuple(h - s for h, s in zip(matvec(v), _scale(v, shift), strict=True))
 
-    return _power_iteration(shifted, start, n_iter, rtol) + shift  # type: ignore[no-any-return]
+    return _power_iteration(shifted, start, n_iter, rtol) + shift
 
 
 def _power_iteration(
@@ -378,6 +389,6 @@ def _power_iteration(
         norm = np.sqrt(_member_dot(hv, hv))
         v = _scale(hv, 1.0 / np.where(norm == 0, 1.0, norm))  # a zero Hv stays zero
         if np.all(np.abs(new - estimate) <= rtol * np.abs(new)):
-            return new  # type: ignore[no-any-return]
+            return new
         estimate = new
     return estimate
