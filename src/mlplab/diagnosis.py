@@ -678,12 +678,15 @@ class Diagnosis:
         for f in sorted(self.findings, key=lambda f: not f.problem):
             lines.append(f"{'PROBLEM' if f.problem else 'ok':<8} {f.name}: {f.summary}")
             lines += [f"{'':<9}try: {a}" for a in f.advice]
-            if f.name == "seeds":
+            unsolved = [
+                r for r in f.evidence.get("runs", []) if r["outcome"] != "solved"
+            ]
+            if f.name == "seeds" and unsolved:
                 lines.append(
-                    f"{'':<9}"
+                    f"{'':<9}not solved: "
                     + ", ".join(
-                        f"seed {r['seed']}: {r['outcome']} ({r['final_loss']:.3g})"
-                        for r in f.evidence["runs"]
+                        f"seed {r['seed']} {r['outcome']} (loss {r['final_loss']:.3g})"
+                        for r in unsolved
                     )
                 )
             if f.name == "rates":

@@ -13,6 +13,7 @@ derivative) and suggests where to look.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -195,8 +196,16 @@ class GradientReport:
                 f"{a.name:<14} {'x'.join(map(str, a.shape)) or '()':<10} "
                 f"{a.rel_error:>10.2e}  {verdict}"
             )
-        lines += [f"  {a.name}: {a.advice}" for a in self.arrays if a.verdict != "ok"]
-        return "\n".join([*lines, self.summary])
+        by_advice: dict[str, list[str]] = {}
+        for a in self.arrays:
+            if a.verdict != "ok":
+                by_advice.setdefault(a.advice, []).append(a.name)
+        lines += [f"{', '.join(names)}: {text}" for text, names in by_advice.items()]
+        lines.append(self.summary)
+        return "\n".join(
+            textwrap.fill(line, 88, subsequent_indent="    ")
+            for line in lines
+        )
 
 
 def _factor_label(factor: float) -> str:
