@@ -149,3 +149,27 @@ def test_example_original_program_runs():
     assert "weights1" in done.stdout
     assert done.stdout.count("wrong derivative") >= 2
     assert "FAILED" in done.stdout
+
+
+def test_example_adapters_pass_once_fixed_and_catch_a_lost_minus(monkeypatch):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "original_program", ROOT / "examples" / "original_program.py"
+    )
+    program = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(program)
+    start = {
+        "weights1": program.nn.weights1.copy(),
+        "weights2": program.nn.weights2.copy(),
+    }
+
+    def no_minus(p):
+        return {k: -v for k, v in program.gradients(p).items()}
+
+    report = check_gradients(program.loss, program.gradients, start)
+    assert [a.verdict for a in report.arrays] == ["wrong derivative"] * 2
+    monkeypatch.setattr(program, "sigmoid_derivative", lambda a: a * (1 - a))
+    assert check_gradients(program.loss, program.gradients, start).passed
+    report = check_gradients(program.loss, no_minus, start)
+    assert [a.verdict for a in report.arrays] == ["sign flip"] * 2
