@@ -57,6 +57,7 @@ def test_diagnose_usage_errors(capsys):
     assert "--seeds must be >= 1; got 0" in err
 
 
+@pytest.mark.slow
 def test_lr_find_json_and_plot(tmp_path, capsys):
     png = tmp_path / "range.png"
     code = main(
