@@ -150,3 +150,28 @@ def test_diagnose_rejects_other_optimizers():
     s = original_setup()
     with pytest.raises(TypeError, match="SGD optimizer"):
         diagnose(s.config, s.x, s.y, loss="sse", optimizer=object(), n_epochs=1)
+
+
+def test_deep_sigmoid_stack_has_vanishing_gradients_shallow_one_not():
+    x, y = xor_data()
+    flags = {}
+    for depth in (2, 6):
+        config = MLPConfig(
+            (3, *[8] * depth, 1), activation="sigmoid", init="glorot_uniform"
+        )
+        d = diagnose(config, x, y, loss="sse", optimizer=SGD(0.1), n_epochs=5)
+        flow = d.finding("gradient-flow")
+        flags[depth] = flow.problem
+        ratios = np.array(flow.evidence["grad_to_weight"])  # (layers, checkpoints)
+        assert ratios.shape == (depth + 1, len(flow.evidence["epochs"]))
+    assert flags == {2: False, 6: True}
+
+
+def test_exploding_gradients_are_flagged():
+    x, y = xor_data()
+    config = MLPConfig(
+        (3, 4, 1), activation="relu", output_activation="identity", init="normal:1000"
+    )
+    d = diagnose(config, x, y, loss="sse", optimizer=SGD(1e-12), n_epochs=2)
+    assert d.finding("gradient-flow").problem
+    assert "exploding" in d.finding("gradient-flow").summary
