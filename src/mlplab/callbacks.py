@@ -114,7 +114,8 @@ class EarlyStopping:
         value = _monitored(view, self.monitor, "EarlyStopping")
         if len(self._wait) != len(value):
             self._start(len(value), view.params)
-        improved = value > self._signed_best() + self.min_delta
+        # a stopped member's record is final
+        improved = (value > self._signed_best() + self.min_delta) & (self.stopped_epoch < 0)
         self._remember(improved, value, view)
         self._wait = np.where(improved, 0, self._wait + 1)
         stop = view.active & (self._wait >= self.patience) & (self.stopped_epoch < 0)
