@@ -553,9 +553,9 @@ def _run_train_dataset(args: argparse.Namespace) -> int:
     from .presets import dataset_recipe
     from .training import fit
 
-    data = _load_data(args)
     recipe = dataset_recipe(args.dataset or "csv")
     validation_split = _check_fractions(args, recipe)
+    data = _load_data(args)
     scale = data.scale if args.scale is None else args.scale
     split = _split_parts(args, data, validation_split, scale)
     s = _dataset_setup(args, data, recipe)

@@ -302,21 +302,18 @@ def _target(
     if task is not None:
         check_choice("task", task, TASKS)
     numeric = _as_numbers(labels)
+    if len(set(labels if numeric is None else numeric.tolist())) < 2:
+        raise ValueError(f"{path}: target {column!r} is constant ({labels[0]!r}); "
+                         "nothing to learn")
     if task == "regression" or (task is None and numeric is not None
                                 and not _looks_like_classes(numeric)):
         if numeric is None:
             bad = next(v for v in labels if _as_numbers([v]) is None)
             raise ValueError(f"{path}: regression target {column!r} must be finite "
                              f"numbers; got {bad!r}")
-        if np.ptp(numeric) == 0:
-            raise ValueError(f"{path}: target {column!r} is constant ({numeric[0]:g}); "
-                             "nothing to learn")
         return numeric, "regression", ()
     keys = list(numeric) if numeric is not None else labels
     classes = tuple(sorted(set(keys)))
-    if len(classes) < 2:
-        raise ValueError(f"{path}: target {column!r} has a single class ({labels[0]!r}); "
-                         "classification needs at least two")
     if task == "binary" and len(classes) != 2:
         raise ValueError(f"{path}: task 'binary' needs 2 classes in {column!r}; "
                          f"got {len(classes)}")
