@@ -68,7 +68,11 @@ def test_real_sets_recommend_scaling_and_generated_ones_do_not():
 
 @pytest.mark.parametrize("name", ["moons", "circles", "quadrant_xor"])
 def test_generated_sets_depend_on_the_seed_only(name):
-    a, b, c = load_dataset(name, seed=3), load_dataset(name, seed=3), load_dataset(name, 4)
+    a, b, c = (
+        load_dataset(name, seed=3),
+        load_dataset(name, seed=3),
+        load_dataset(name, 4),
+    )
     np.testing.assert_array_equal(a.x, b.x)
     assert not np.array_equal(a.x, c.x)
 
@@ -90,7 +94,7 @@ def test_split_is_stratified_and_seeded():
     ds = load_dataset("iris")
     y = np.concatenate([ds.y[:50], ds.y[50:60], ds.y[100:]])  # 50/10/50 imbalance
     x = np.arange(len(y), dtype=float)[:, None]
-    x_tr, x_te, y_tr, y_te = split_data(x, y, test_size=0.2, seed=7, stratify=True)
+    _, x_te, y_tr, y_te = split_data(x, y, test_size=0.2, seed=7, stratify=True)
     np.testing.assert_array_equal(np.bincount(y_te), [10, 2, 10])
     np.testing.assert_array_equal(np.bincount(y_tr), [40, 8, 40])
     again = split_data(x, y, test_size=0.2, seed=7, stratify=True)
@@ -119,15 +123,21 @@ def test_standardize_uses_the_training_part_only(rng):
     train_s, test_s = standardize(train, test)
     np.testing.assert_allclose(train_s.mean(axis=0), 0.0, rtol=0, atol=1e-12)
     np.testing.assert_allclose(train_s.std(axis=0), 1.0, rtol=1e-12, atol=0)
-    np.testing.assert_allclose(test_s, (test - train.mean(0)) / train.std(0), rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        test_s, (test - train.mean(0)) / train.std(0), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_encode_targets_per_task():
-    np.testing.assert_array_equal(encode_targets(np.array([1, 0]), "binary"), [[1.0], [0.0]])
-    np.testing.assert_array_equal(encode_targets(np.array([1.5]), "regression"), [[1.5]])
-    np.testing.assert_array_equal(encode_targets(np.array([1, 2]), "multiclass", 3),
-                                  [[0, 1, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(
+        encode_targets(np.array([1, 0]), "binary"), [[1.0], [0.0]]
+    )
+    np.testing.assert_array_equal(
+        encode_targets(np.array([1.5]), "regression"), [[1.5]]
+    )
+    np.testing.assert_array_equal(
+        encode_targets(np.array([1, 2]), "multiclass", 3), [[0, 1, 0], [0, 0, 1]]
+    )
 
 
 # ---------------------------------------------------------------- CSV files
@@ -170,21 +180,32 @@ def test_csv_task_override(tmp_path):
         load_csv(path, "label", task="ranking")
 
 
-@pytest.mark.parametrize(("text", "task", "match"), [
-    ("a,b\n1,2\n", None, "no column named 'y'; columns are a, b"),
-    ("a,y\n1,2\n3,\n", None, "missing value at line 3, column 'y'"),
-    ("a,y\n1,2\n3,2\n", None, "target 'y' is constant"),
-    ("a,y\n1,x\n3,2\n", "regression", "regression target 'y' must be finite numbers; got 'x'"),
-    ("a,y\nnan,2\n3,4\n", None, "non-finite value 'nan' at line 2, column 'a'"),
-    ("a,y\n1,2\ninf,4\n", None, "non-finite value 'inf' at line 3, column 'a'"),
-    ("a,y\n1,2\nabc,4\n", None, "non-numeric value 'abc' at line 3, column 'a'"),
-    ("a,y\n1,cat\n3,cat\n", None, "target 'y' is constant \\('cat'\\)"),
-    ("a,y\n1,0\n3,1\n4,2\n", "binary", "task 'binary' needs 2 classes in 'y'; got 3"),
-    ("", None, "empty file"),
-    ("a,y\n", None, "no data rows"),
-    ("a,y\n1,2,3\n", None, "line 2 has 3 cells; expected 2"),
-    ("y\n1\n2\n", None, "at least one feature column"),
-])
+@pytest.mark.parametrize(
+    ("text", "task", "match"),
+    [
+        ("a,b\n1,2\n", None, "no column named 'y'; columns are a, b"),
+        ("a,y\n1,2\n3,\n", None, "missing value at line 3, column 'y'"),
+        ("a,y\n1,2\n3,2\n", None, "target 'y' is constant"),
+        (
+            "a,y\n1,x\n3,2\n",
+            "regression",
+            "regression target 'y' must be finite numbers; got 'x'",
+        ),
+        ("a,y\nnan,2\n3,4\n", None, "non-finite value 'nan' at line 2, column 'a'"),
+        ("a,y\n1,2\ninf,4\n", None, "non-finite value 'inf' at line 3, column 'a'"),
+        ("a,y\n1,2\nabc,4\n", None, "non-numeric value 'abc' at line 3, column 'a'"),
+        ("a,y\n1,cat\n3,cat\n", None, "target 'y' is constant \\('cat'\\)"),
+        (
+            "a,y\n1,0\n3,1\n4,2\n",
+            "binary",
+            "task 'binary' needs 2 classes in 'y'; got 3",
+        ),
+        ("", None, "empty file"),
+        ("a,y\n", None, "no data rows"),
+        ("a,y\n1,2,3\n", None, "line 2 has 3 cells; expected 2"),
+        ("y\n1\n2\n", None, "at least one feature column"),
+    ],
+)
 def test_csv_errors_name_the_problem(tmp_path, text, task, match):
     with pytest.raises(ValueError, match=match):
         load_csv(_csv(tmp_path, text), "y", task=task)
