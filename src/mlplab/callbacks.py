@@ -15,7 +15,7 @@ higher for accuracies). A NaN never improves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -127,7 +127,8 @@ class EarlyStopping:
         )
         self._remember(improved, value, view)
         self._wait = np.where(improved, 0, self._wait + 1)
-        stop = view.active & (self._wait >= self.patience) & (self.stopped_epoch < 0)
+        stale = ~improved & (self._wait >= self.patience)
+        stop = view.active & stale & (self.stopped_epoch < 0)
         self.stopped_epoch[stop] = view.epoch
         if not self.restore_best or view.params is None:
             return Decision(stop=stop)
@@ -204,6 +205,7 @@ class ReduceLROnPlateau:
     min_delta: float = 0.0
     cooldown: int = 0
     min_learning_rate: float = 0.0
+    changes_learning_rate: ClassVar[bool] = True  # the trainer records the rate
     n_reductions: Array = field(
         default_factory=lambda: np.zeros(0, np.int64), init=False
     )
@@ -234,7 +236,7 @@ class ReduceLROnPlateau:
         cooling = self._cooldown_left > 0
         self._cooldown_left = np.maximum(self._cooldown_left - 1, 0)
         self._wait = np.where(improved | cooling, 0, self._wait + 1)
-        due = view.active & (self._wait >= self.patience)
+        due = view.active & ~improved & ~cooling & (self._wait >= self.patience)
         if not due.any():
             return Decision()
         self._wait[due] = 0

@@ -74,7 +74,7 @@ class History:
     ``metrics["val_loss"]`` (and ``"val_accuracy"``) are measured on the
     weights after each epoch. ``metrics["learning_rate"]`` is the rate of each
     member's last step in the epoch, recorded when the rate is a schedule or a
-    callback has changed it. When callbacks stop every member the run ends
+    callback may change it. When callbacks stop every member the run ends
     early and the arrays have one row per epoch actually run.
     """
 
@@ -235,7 +235,7 @@ def fit(  # noqa: PLR0913
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
     history = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
-                             validation_data is not None)
+                             validation_data is not None, callbacks)
     with np.errstate(over="ignore", invalid="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
@@ -291,7 +291,7 @@ def _as_arrays(
 
 def _empty_history(
     n_epochs: int, n_members: int, dtype: Any, loss_fn: Any, optimizer: Any,
-    validation: bool,
+    validation: bool, callbacks: Sequence[Any],
 ) -> History:
     """Return a history with a NaN-filled ``(n_epochs, K)`` array per metric."""
     names = ["loss"]
@@ -299,7 +299,10 @@ def _empty_history(
         names.append("accuracy")
     if validation:
         names += ["val_loss", "val_accuracy"] if loss_fn.from_logits else ["val_loss"]
-    if callable(learning_rate_of(optimizer)):
+    # a callback that may change the rate says so (ReduceLROnPlateau does)
+    if callable(learning_rate_of(optimizer)) or any(
+        getattr(c, "changes_learning_rate", False) for c in callbacks
+    ):
         names.append("learning_rate")
     metrics = {name: np.full((n_epochs, n_members), np.nan, dtype) for name in names}
     return History(metrics, np.full(n_members, -1, np.int64))

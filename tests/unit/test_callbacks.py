@@ -247,12 +247,15 @@ def test_the_trainer_applies_a_new_rate_from_the_next_epoch(rng):
 
 def test_reduce_on_plateau_refuses_a_schedule():
     history = History({"val_loss": np.ones((3, 1))})
-    view = EpochView(
-        3, 3, history, np.ones(1, bool), 2, None, SGD(learning_rate=lambda step: 0.1)
-    )
+    scheduled = SGD(learning_rate=lambda step: 0.1)
+    views = [
+        EpochView(row + 1, 3, history, np.ones(1, bool), row, None, scheduled)
+        for row in range(2)
+    ]
     plateau = ReduceLROnPlateau(patience=0)
+    plateau(views[0])  # the first epoch improves: no rate needed yet
     with pytest.raises(ValueError, match=r"learning_rate is a number"):
-        plateau(view)
+        plateau(views[1])
 
 
 def test_reduce_on_plateau_rejects_factor_one():
@@ -367,3 +370,36 @@ def test_no_validation_keeps_the_old_history_layout(rng):
     )
     assert set(result.history.metrics) == {"loss"}
     assert result.history.loss.shape == (4, 2)
+
+
+def test_reduce_on_plateau_through_fit_with_a_clipped_optimizer(rng):
+    from mlplab.transforms import chain, clip_by_global_norm
+
+    x, y = rng.normal(size=(12, 3)), rng.normal(size=12)
+    config = MLPConfig((3, 4, 1), activation="tanh", output_activation="identity")
+    plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0)
+    optimizer = chain(clip_by_global_norm(1.0), SGD(learning_rate=(3.0, 5.0)))
+    result = fit(
+        config,
+        x,
+        y,
+        loss="mse",
+        optimizer=optimizer,
+        n_epochs=6,
+        seeds=[0, 1],
+        callbacks=[plateau],
+    )
+    # patience 0: each epoch whose loss does not beat the best so far halves the
+    # rate of the next epoch (the first epoch always improves)
+    loss = result.history.loss
+    stale = loss > np.minimum.accumulate(loss, axis=0)
+    stale |= np.vstack([np.zeros((1, 2), bool), loss[1:] == loss[:-1]])
+    halvings = np.vstack([np.zeros((1, 2)), np.cumsum(stale, axis=0)[:-1]])
+    np.testing.assert_allclose(
+        result.history.metrics["learning_rate"],
+        [3.0, 5.0] * 0.5**halvings,
+        rtol=0,
+        atol=1e-15,
+    )
+    assert result.history.metrics["learning_rate"].shape == (6, 2)
+    assert halvings[-1].min() >= 2  # the large rates overshoot: several halvings
