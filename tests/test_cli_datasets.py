@@ -69,6 +69,7 @@ def test_a_regression_csv_is_fitted_with_r2_above_0_9(tmp_path):
     assert doc["metrics"]["test"]["rmse"] > 0
 
 
+@pytest.mark.slow
 def test_early_stopping_schedule_and_plot(tmp_path):
     plot = tmp_path / "curves.png"
     result = run_cli(
@@ -103,6 +104,7 @@ def test_early_stopping_schedule_and_plot(tmp_path):
     assert plot.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_plateau_schedule_lowers_the_rate():
     doc = _train_json(
         "--dataset",
@@ -122,6 +124,7 @@ def test_plateau_schedule_lowers_the_rate():
     }
 
 
+@pytest.mark.slow
 def test_no_argument_train_is_still_the_original_program():
     doc = json.loads(run_cli("train", "--json", "--no-plot").stdout)
     np.testing.assert_allclose(
@@ -131,6 +134,7 @@ def test_no_argument_train_is_still_the_original_program():
     assert len(doc["losses"]) == 10_000
 
 
+@pytest.mark.slow
 def test_the_xor_program_takes_another_optimizer():
     doc = _train_json("--optimizer", "adam", "--lr", "0.05", "--epochs", "500")
     assert doc["settings"]["optimizer"]["name"] == "adam"
