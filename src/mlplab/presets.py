@@ -95,7 +95,7 @@ DATASET_RECIPES: dict[str, DatasetRecipe] = {
                                    init="glorot_uniform", n_epochs=100),
     "iris": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
     "wine": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
-    "diabetes": DatasetRecipe(hidden=(32,), learning_rate=1e-3, n_epochs=500,
+    "diabetes": DatasetRecipe(hidden=(8,), learning_rate=1e-3, n_epochs=500,
                               early_stopping=True),
     "moons": _SMOOTH_2D,
     "circles": _SMOOTH_2D,
