@@ -481,10 +481,15 @@ def _option(args: argparse.Namespace, recipe: Any, name: str) -> Any:
 
 def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
                  scale: bool) -> dict[str, Any]:
-    """Seeded train/validation/test parts (stratified for classification), scaled."""
+    """Seeded train/validation/test parts (stratified for classification), scaled.
+
+    Returns the parts ``{name: (x, y)}`` with ``y`` as loaded, the network
+    targets of each part (standardised for regression) and ``y_shift``, the
+    (mean, deviation) that maps network outputs back to the target's units.
+    """
     import numpy as np
 
-    from .datasets import split_data, standardize
+    from .datasets import encode_targets, split_data, standardize
 
     seed, stratify = _seed(args), data.task != "regression"
     x, x_test, y, y_test = split_data(data.x, data.y, test_size=args.test_size,
@@ -500,20 +505,17 @@ def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
         parts = {k: (xs, xy[1])
                  for (k, xy), xs in zip(parts.items(), scaled, strict=True)}
     y_train = parts["train"][1]
-    y_shift = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0) if not stratify \
-        else (0.0, 1.0)
-    return {"parts": parts, "y_shift": y_shift}
+    mean, std = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0) \
+        if not stratify else (0.0, 1.0)
+    targets = {k: encode_targets((y - mean) / std if not stratify else y, data.task,
+                                 data.n_classes) for k, (_, y) in parts.items()}
+    return {"parts": parts, "targets": targets, "y_shift": (mean, std)}
 
 
 def _dataset_setup(args: argparse.Namespace, data: Any, recipe: Any) -> dict[str, Any]:
     """Network, loss and optimizer for the data set: the recipe, then the options."""
     from .network import MLPConfig
 
-    for flag, value in (("--loss", args.loss), ("--output-activation",
-                                                 args.output_activation),
-                        ("--original", args.original or None)):
-        if value is not None:
-            raise UsageError(f"{flag} is chosen from the task with --dataset/--data")
     loss = {"multiclass": "cross_entropy", "binary": "binary_cross_entropy",
             "regression": "mse"}[data.task]
     hidden = recipe.hidden if args.hidden is None else args.hidden
@@ -568,21 +570,21 @@ def _plateau(spec: str, monitor: str, cls: Any) -> Any:
 def _run_train_dataset(args: argparse.Namespace) -> int:
     import time
 
-    from .datasets import encode_targets
     from .presets import dataset_recipe
     from .training import fit
 
+    for flag, value in (("--loss", args.loss),
+                        ("--output-activation", args.output_activation),
+                        ("--original", args.original or None)):
+        if value is not None:
+            raise UsageError(f"{flag} is chosen from the task with --dataset/--data")
     recipe = dataset_recipe(args.dataset or "csv")
     validation_split = _check_fractions(args, recipe)
     data = _load_data(args)
     scale = data.scale if args.scale is None else args.scale
     split = _split_parts(args, data, validation_split, scale)
     s = _dataset_setup(args, data, recipe)
-    mean, std = split["y_shift"]
-    targets = {k: encode_targets((y - mean) / std if data.task == "regression" else y,
-                                 data.task, data.n_classes)
-               for k, (_, y) in split["parts"].items()}
-    parts = split["parts"]
+    parts, targets = split["parts"], split["targets"]
     callbacks = _dataset_callbacks(args, recipe, "validation" in parts)
     settings = _dataset_settings(s, args, data, recipe, validation_split, scale)
     if not args.json:
