@@ -451,7 +451,7 @@ def _load_data(args: argparse.Namespace) -> Any:
             raise UsageError("--dataset excludes --data, --target and --task")
         return load_dataset(args.dataset, seed=_seed(args))
     if args.target is None:
-        raise UsageError("--data needs --target COLUMN (the column to predict)")
+        raise UsageError("--data and --target go together (a CSV file and its column)")
     return load_csv(args.data, args.target, task=args.task)
 
 
