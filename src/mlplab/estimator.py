@@ -43,9 +43,7 @@ HIDDEN_ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_
 
 def _optimizer_class(name: str) -> Any:
     """The optimizer class registered under ``name``."""
-    check_choice("optimizer", name, OPTIMIZER_NAMES)
-    registry = getattr(optimizers, "OPTIMIZERS", {"sgd": optimizers.SGD})
-    return lookup(registry, "optimizer", name)
+    return lookup(optimizers.OPTIMIZERS, "optimizer", name)
 
 
 def _learning_rate(learning_rate: Any, schedule: Any) -> Any:
@@ -53,7 +51,7 @@ def _learning_rate(learning_rate: Any, schedule: Any) -> Any:
     if schedule is None or schedule == "constant":
         return learning_rate
     if isinstance(schedule, str):
-        return schedules.parse_schedule(schedule, learning_rate)  # type: ignore[attr-defined]
+        return schedules.parse_schedule(schedule, learning_rate)
     if callable(schedule):
         return schedule
     raise TypeError(f"schedule must be a spec string or a schedule; got {schedule!r}")
@@ -349,7 +347,7 @@ class _BaseMLP(BaseEstimator):
                 f"{self.n_iter_no_change} epochs ({missing} of {self.n_members} "
                 "members); raise max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _set_fitted_attributes(self) -> None:
