@@ -319,16 +319,18 @@ def test_partial_fit_never_warns_about_convergence(blobs):
         clf.partial_fit(X, y, classes=[0, 1, 2])
 
 
-def test_early_stopping_records_validation_loss_and_keeps_best_weights(blobs):
-    X, y = blobs
-    clf = MLPClassifier((16,), optimizer="adam", learning_rate=0.05, max_iter=200,
-                        early_stopping=True, validation_fraction=0.25,
+def test_early_stopping_records_validation_loss_and_keeps_best_weights(rng):
+    # random labels: the network memorises, so the validation loss turns up
+    X, y = rng.normal(size=(80, 5)), rng.integers(0, 2, 80)
+    clf = MLPClassifier((32,), optimizer="adam", learning_rate=0.05, max_iter=200,
+                        early_stopping=True, validation_fraction=0.25, tol=0.0,
                         n_iter_no_change=5, random_state=0)
     clf.fit(X, y)
     assert clf.n_iter_ < 200
     assert len(clf.validation_loss_curve_) == clf.n_iter_ == len(clf.loss_curve_)
     assert clf.history_.metrics["val_loss"].shape == (clf.n_iter_, 1)
     best = int(np.argmin(clf.validation_loss_curve_))
+    assert best == clf.n_iter_ - clf.n_iter_no_change - 2  # it stopped at best + 6
     assert clf.best_loss_ == min(clf.validation_loss_curve_)
     # the kept weights are the best epoch's: a refit for best + 1 epochs gives them
     again = clone(clf).set_params(early_stopping=True, max_iter=best + 1, tol=0.0,
