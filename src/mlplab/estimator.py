@@ -32,7 +32,7 @@ from . import optimizers, schedules
 from ._types import Array, BoolArray
 from ._validation import check_choice, lookup
 from .losses import LOSSES
-from .network import MLPConfig, Params, param_arrays, predict_raw, with_arrays
+from .network import MLPConfig, param_arrays, predict_raw, with_arrays
 from .training import EpochView, History, TrainState, fit
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -42,12 +42,12 @@ HIDDEN_ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_
 
 
 def _optimizer_class(name: str) -> Any:
-    """The optimizer class registered under ``name``."""
+    """Return the optimizer class registered under ``name``."""
     return lookup(optimizers.OPTIMIZERS, "optimizer", name)
 
 
 def _learning_rate(learning_rate: Any, schedule: Any) -> Any:
-    """A rate, or a schedule built from a spec (``"constant"`` keeps the rate)."""
+    """Return the rate, or a schedule built from a spec (``"constant"``: the rate)."""
     if schedule is None or schedule == "constant":
         return learning_rate
     if isinstance(schedule, str):
@@ -58,8 +58,12 @@ def _learning_rate(learning_rate: Any, schedule: Any) -> Any:
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
-    """An integer >= ``low`` (bools refused), else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+    """Return ``value`` as an int if it is one >= ``low`` (not a bool), else raise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or value < low
+    ):
         raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
     return int(value)
 
@@ -94,7 +98,7 @@ class _NoImprovement:
 
 
 def _print_loss(first_epoch: int) -> Any:
-    """A callback printing scikit-learn's verbose line (only with ``verbose``)."""
+    """Make a callback printing scikit-learn's verbose line (for ``verbose``)."""
 
     def callback(view: EpochView) -> None:
         loss = view.history.loss[view.epoch - first_epoch - 1]
@@ -104,17 +108,24 @@ def _print_loss(first_epoch: int) -> Any:
 
 
 def _concat(old: History | None, new: History, rows: int) -> History:
-    """Append ``new``'s first ``rows`` epochs to ``old`` (estimator-wide history)."""
+    """Append ``new``'s first ``rows`` epochs to ``old`` (NaN for a missing metric)."""
     metrics = {k: v[:rows] for k, v in new.metrics.items()}
     if old is None:
         return History(metrics, new.diverged_epoch.copy())
-    joined = {k: np.concatenate([old.metrics[k], v]) for k, v in metrics.items()
-              if k in old.metrics}
+    n_members = new.diverged_epoch.shape[0]
+
+    def part(history_metrics: dict[str, Array], key: str, n: int) -> Array:
+        return history_metrics.get(key, np.full((n, n_members), np.nan))
+
+    joined = {
+        k: np.concatenate([part(old.metrics, k, old.n_epochs), part(metrics, k, rows)])
+        for k in {**old.metrics, **metrics}
+    }
     diverged = np.where(old.diverged_epoch >= 0, old.diverged_epoch, new.diverged_epoch)
     return History(joined, diverged)
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     """What both estimators share: parameters, training, prediction."""
 
     def __init__(
@@ -173,12 +184,15 @@ class _BaseMLP(BaseEstimator):
             "weight_decay": self.weight_decay,
         }
         if self.optimizer == "sgd":
-            kwargs.update(momentum=self.momentum, momentum_style=self.momentum_style,
-                          nesterov=self.nesterov)
+            kwargs.update(
+                momentum=self.momentum,
+                momentum_style=self.momentum_style,
+                nesterov=self.nesterov,
+            )
         return _optimizer_class(self.optimizer)(**kwargs)
 
     def _make_config(self, n_features: int, n_outputs: int) -> MLPConfig:
-        """The network for these data: our hidden layers, the target's output layer."""
+        """Return the network: our hidden layers, the target's outputs (linear)."""
         hidden = self.hidden_layer_sizes
         hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
         activation = check_choice("activation", self.activation, HIDDEN_ACTIVATIONS)
@@ -200,7 +214,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"tol must be a number >= 0; got {self.tol!r}")
         if not 0.0 < self.validation_fraction < 1.0:
             raise ValueError(
-                f"validation_fraction must be in (0, 1); got {self.validation_fraction!r}"
+                "validation_fraction must be in (0, 1); "
+                f"got {self.validation_fraction!r}"
             )
 
     def _member_seeds(self) -> list[int]:
@@ -212,25 +227,42 @@ class _BaseMLP(BaseEstimator):
 
     def _batch_size(self, n_samples: int) -> int:
         """``"auto"`` is scikit-learn's ``min(200, n_samples)``."""
-        return min(200, n_samples) if self.batch_size == "auto" else int(self.batch_size)
+        return (
+            min(200, n_samples) if self.batch_size == "auto" else int(self.batch_size)
+        )
 
     # -- fitting -----------------------------------------------------------
 
-    def _fit(self, X: Any, y: Any, sample_weight: Any, *, incremental: bool,
-             classes: Any = None) -> Any:
+    def _fit(
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any,
+        *,
+        incremental: bool,
+        classes: Any = None,
+    ) -> None:
         """Shared body of ``fit`` and ``partial_fit``."""
         self._check_params()
         fitted = hasattr(self, "_state")
         reset = not fitted or (not incremental and not self.warm_start)
-        X, y = validate_data(self, X, y, reset=reset, multi_output=True,
-                             dtype=(np.float64, np.float32), y_numeric=False)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=reset,
+            multi_output=True,
+            dtype=(np.float64, np.float32),
+            y_numeric=False,
+        )
         target = self._encode_targets(y, reset=reset, classes=classes)
         weights = None
         if sample_weight is not None:
             weights = np.array(sample_weight, dtype=np.float64)  # a copy: never theirs
             if weights.shape != (X.shape[0],):
                 raise ValueError(
-                    f"sample_weight must have shape ({X.shape[0]},); got {weights.shape}"
+                    f"sample_weight must have shape ({X.shape[0]},); "
+                    f"got {weights.shape}"
                 )
         if reset:
             self._config = self._make_config(X.shape[1], target.shape[1])
@@ -248,10 +280,12 @@ class _BaseMLP(BaseEstimator):
         else:
             self._train(X, target, weights, state, n_epochs, stop=not incremental)
         self._set_fitted_attributes()
-        return self
 
     def _resume_state(self) -> TrainState:
-        """The saved state, every finite member active, optimizer kept if same kind."""
+        """Return the saved state with every finite member active again.
+
+        The optimizer state is kept unless ``optimizer`` names another kind.
+        """
         state: TrainState = self._state
         optimizer = self._make_optimizer()
         if type(optimizer) is not type(self._optimizer):
@@ -259,27 +293,51 @@ class _BaseMLP(BaseEstimator):
         finite = self.history_.diverged_epoch < 0 if self.history_ else state.active
         return state._replace(active=np.asarray(finite, bool))
 
-    def _core_fit(self, X: Array, target: Array, weights: Array | None,
-                  state: TrainState | None, n_epochs: int, callbacks: list[Any]) -> Any:
+    def _core_fit(
+        self,
+        X: Array,
+        target: Array,
+        weights: Array | None,
+        state: TrainState | None,
+        n_epochs: int,
+        callbacks: list[Any],
+    ) -> Any:
         """One call of ``training.fit`` with this estimator's settings."""
         self._optimizer = self._make_optimizer()
         result = fit(
-            self._config, X, target, loss=self._loss_name, optimizer=self._optimizer,
-            n_epochs=n_epochs, seeds=self.member_seeds_,
-            batch_size=self._batch_size(X.shape[0]), shuffle=self.shuffle,
-            state=state, callbacks=callbacks, sample_weight=weights,
+            self._config,
+            X,
+            target,
+            loss=self._loss_name,
+            optimizer=self._optimizer,
+            n_epochs=n_epochs,
+            seeds=self.member_seeds_,
+            batch_size=self._batch_size(X.shape[0]),
+            shuffle=self.shuffle,
+            state=state,
+            callbacks=callbacks,
+            sample_weight=weights,
         )
         rows = result.state.epoch - (0 if state is None else state.epoch)
         self.history_ = _concat(self.history_, result.history, rows)
         self._state = result.state
         return result
 
-    def _train(self, X: Array, target: Array, weights: Array | None,
-               state: TrainState | None, n_epochs: int, *, stop: bool) -> None:
+    def _train(
+        self,
+        X: Array,
+        target: Array,
+        weights: Array | None,
+        state: TrainState | None,
+        n_epochs: int,
+        *,
+        stop: bool,
+    ) -> None:
         """Train on all of X; with ``stop``, apply the tol rule and warn if unmet."""
         first_epoch = 0 if state is None else state.epoch
-        stopper = _NoImprovement(self.tol, self.n_iter_no_change, self.n_members,
-                                 first_epoch)
+        stopper = _NoImprovement(
+            self.tol, self.n_iter_no_change, self.n_members, first_epoch
+        )
         callbacks: list[Any] = [stopper] if stop else []
         if self.verbose:
             callbacks.append(_print_loss(first_epoch))
@@ -287,8 +345,14 @@ class _BaseMLP(BaseEstimator):
         if stop:
             self._warn_unconverged(stopper.converged, "training loss")
 
-    def _train_early_stopping(self, X: Array, target: Array, weights: Array | None,
-                              state: TrainState | None, n_epochs: int) -> None:
+    def _train_early_stopping(
+        self,
+        X: Array,
+        target: Array,
+        weights: Array | None,
+        state: TrainState | None,
+        n_epochs: int,
+    ) -> None:
         """Hold out a validation set, stop on its loss, keep each member's best weights.
 
         The validation loss needs the weights after every epoch, which a ``fit``
@@ -300,37 +364,60 @@ class _BaseMLP(BaseEstimator):
         loss_fn = LOSSES[self._loss_name]
         stopper = _NoImprovement(self.tol, self.n_iter_no_change, self.n_members, 0)
         best: tuple[Array, ...] | None = None
-        val_curve = []
+        val_curve: list[Array] = []
+        earlier = 0 if self.history_ is None else self.history_.n_epochs
         for _ in range(n_epochs):
             self._core_fit(X, target, weights, state, 1, [])
             state = self._state
-            out = predict_raw(state.params, self._config, X_val.astype(self._config.dtype))
+            out = predict_raw(
+                state.params, self._config, X_val.astype(self._config.dtype)
+            )
             val_loss = loss_fn.value(out, target_val, sample_weight=weights_val)
             val_curve.append(val_loss)
             stop, improved = stopper.update(val_loss)
             arrays = param_arrays(state.params)
-            best = arrays if best is None else tuple(
-                np.where(improved.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-                for a, b in zip(arrays, best, strict=True)
+            best = (
+                arrays
+                if best is None
+                else tuple(
+                    np.where(improved.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
+                    for a, b in zip(arrays, best, strict=True)
+                )
             )
             state = state._replace(active=state.active & ~stop)
             if self.verbose:
-                print(f"Iteration {state.epoch}, loss = {np.mean(self.history_.loss[-1]):.8f}, "
-                      f"validation loss = {np.mean(val_loss):.8f}")
+                train_loss = np.mean(self.history_.loss[-1])  # type: ignore[union-attr]
+                print(
+                    f"Iteration {state.epoch}, loss = {train_loss:.8f}, "
+                    f"validation loss = {np.mean(val_loss):.8f}"
+                )
             if not state.active.any():
                 break
-        self._state = state._replace(params=with_arrays(state.params, best))  # type: ignore[arg-type]
-        self.history_.metrics["val_loss"] = np.array(val_curve)  # type: ignore[union-attr]
+        assert state is not None  # max_iter >= 1 epochs ran
+        assert best is not None
+        self._state = state._replace(params=with_arrays(state.params, best))
+        history: History = self.history_  # type: ignore[assignment]
+        val_loss = history.metrics.setdefault(
+            "val_loss", np.full_like(history.loss, np.nan)
+        )
+        val_loss[earlier:] = val_curve
         self._warn_unconverged(stopper.converged, "validation loss")
 
     def _split(self, X: Array, target: Array, weights: Array | None) -> list[Array]:
         """Train/validation split (stratified for single-label classification)."""
-        seed = (int(self.random_state) if isinstance(self.random_state, (int, np.integer))
-                else check_random_state(self.random_state).randint(2**31 - 1))
+        seed = (
+            int(self.random_state)
+            if isinstance(self.random_state, (int, np.integer))
+            else check_random_state(self.random_state).randint(2**31 - 1)
+        )
         stratify = self._stratify(target)
         arrays = [X, target] + ([weights] if weights is not None else [])
-        return train_test_split(*arrays, test_size=self.validation_fraction,  # type: ignore[no-any-return]
-                                random_state=seed, stratify=stratify)
+        return train_test_split(  # type: ignore[no-any-return]
+            *arrays,
+            test_size=self.validation_fraction,
+            random_state=seed,
+            stratify=stratify,
+        )
 
     def _stratify(self, target: Array) -> Array | None:
         """Labels to stratify the validation split by (None: do not)."""
@@ -360,11 +447,11 @@ class _BaseMLP(BaseEstimator):
         self.loss_curve_ = [float(v) for v in np.mean(loss, axis=1)]
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
         val = self.history_.metrics.get("val_loss")  # type: ignore[union-attr]
-        self.validation_loss_curve_ = (
-            None if val is None else [float(v) for v in np.mean(val, axis=1)]
-        )
-        self.best_loss_ = (min(self.loss_curve_) if val is None
-                           else min(self.validation_loss_curve_))  # type: ignore[type-var]
+        self.validation_loss_curve_: list[float] | None = None
+        self.best_loss_ = min(self.loss_curve_, default=float("nan"))
+        if val is not None:
+            self.validation_loss_curve_ = [float(v) for v in np.mean(val, axis=1)]
+            self.best_loss_ = float(np.nanmin(self.validation_loss_curve_))
         self.n_iter_ = len(self.loss_curve_)
         self.n_layers_ = len(params) + 1
         self.n_outputs_ = self._config.n_outputs
@@ -375,14 +462,18 @@ class _BaseMLP(BaseEstimator):
         """Each member's linked outputs ``(K, n_samples, n_outputs)``."""
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        raw = predict_raw(self._state.params, self._config, X.astype(self._config.dtype))
+        raw = predict_raw(
+            self._state.params, self._config, X.astype(self._config.dtype)
+        )
         return np.asarray(LOSSES[self._loss_name].link(raw), dtype=np.float64)
 
     def _raw_mean(self, X: Any) -> Array:
-        """The members' mean raw output (logits for the classifier)."""
+        """Return the members' mean raw output (logits for the classifier)."""
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        raw = predict_raw(self._state.params, self._config, X.astype(self._config.dtype))
+        raw = predict_raw(
+            self._state.params, self._config, X.astype(self._config.dtype)
+        )
         return np.asarray(raw.mean(axis=0), dtype=np.float64)
 
     def __sklearn_tags__(self) -> Any:
@@ -392,7 +483,7 @@ class _BaseMLP(BaseEstimator):
         return tags
 
 
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     """A multilayer perceptron classifier with scikit-learn's interface.
 
     Binary targets use one logit and sigmoid + binary cross-entropy, multiclass
@@ -496,10 +587,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         -------
         self
         """
-        return self._fit(X, y, sample_weight, incremental=False)  # type: ignore[no-any-return]
+        self._fit(X, y, sample_weight, incremental=False)
+        return self
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None,
-                    sample_weight: Any = None) -> MLPClassifier:
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> MLPClassifier:
         """Train one epoch on ``X``, keeping the optimizer state between calls.
 
         ``classes`` (every label that will ever appear) is required on the
@@ -508,8 +601,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         first = not hasattr(self, "_state")
         if first and classes is None and type_of_target(y) != "multilabel-indicator":
             raise ValueError("classes must be passed on the first call to partial_fit")
-        return self._fit(X, y, sample_weight, incremental=True,  # type: ignore[no-any-return]
-                         classes=classes if first else None)
+        classes = classes if first else None
+        self._fit(X, y, sample_weight, incremental=True, classes=classes)
+        return self
 
     def _encode_targets(self, y: Any, *, reset: bool, classes: Any) -> Array:
         """Labels -> 0/1 targets, one column per output; fixes classes_ on reset."""
@@ -525,7 +619,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             multiclass = binarizer.y_type_ == "multiclass"
             self._loss_name = "cross_entropy" if multiclass else "binary_cross_entropy"
             self.out_activation_ = "softmax" if multiclass else "logistic"
-        unseen = np.setdiff1d(np.unique(y), self.classes_) if np.ndim(y) == 1 else []
+        unseen: Any = (
+            np.setdiff1d(np.unique(y), self.classes_) if np.ndim(y) == 1 else []
+        )
         if len(unseen):
             raise ValueError(
                 f"y holds labels {list(unseen)} not in classes_ {list(self.classes_)}"
@@ -544,7 +640,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         For binary targets the columns are ``1 - p`` and ``p``; for multilabel
         targets one probability per label.
         """
-        proba = self._member_outputs(X).mean(axis=0)
+        proba: Array = self._member_outputs(X).mean(axis=0)
         if len(self.classes_) == 2 and proba.shape[1] == 1:
             return np.hstack([1.0 - proba, proba])
         return proba
@@ -555,23 +651,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
     def decision_function(self, X: Any) -> Array:
-        """The members' mean logits: ``(n_samples,)`` for binary targets."""
+        """Return the members' mean logits: ``(n_samples,)`` for binary targets."""
         logits = self._raw_mean(X)
         return logits[:, 0] if logits.shape[1] == 1 else logits
 
     def predict(self, X: Any) -> Array:
-        """The most likely class (each label above 1/2 for multilabel targets)."""
+        """Return the most likely class (labels above 1/2 for multilabel targets)."""
         proba = self._member_outputs(X).mean(axis=0)
         return self._binarizer.inverse_transform(proba)  # type: ignore[no-any-return]
 
     def member_scores(self, X: Any, y: Any, sample_weight: Any = None) -> Array:
         """Each member's accuracy on ``(X, y)``, shape ``(n_members,)``."""
         outputs = self._member_outputs(X)
-        return np.array([
-            accuracy_score(y, self._binarizer.inverse_transform(out),
-                           sample_weight=sample_weight)
-            for out in outputs
-        ])
+        return np.array(
+            [
+                accuracy_score(
+                    y,
+                    self._binarizer.inverse_transform(out),
+                    sample_weight=sample_weight,
+                )
+                for out in outputs
+            ]
+        )
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -579,7 +680,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return tags
 
 
-class MLPRegressor(RegressorMixin, _BaseMLP):
+class MLPRegressor(RegressorMixin, _BaseMLP):  # type: ignore[misc]
     """A multilayer perceptron regressor with scikit-learn's interface.
 
     Minimises the mean squared error over samples and outputs (twice
@@ -615,29 +716,36 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         -------
         self
         """
-        return self._fit(X, y, sample_weight, incremental=False)  # type: ignore[no-any-return]
+        self._fit(X, y, sample_weight, incremental=False)
+        return self
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """Train one epoch on ``X``, keeping the optimizer state between calls."""
-        return self._fit(X, y, sample_weight, incremental=True)  # type: ignore[no-any-return]
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
 
     def _encode_targets(self, y: Any, *, reset: bool, classes: Any) -> Array:
         """Targets as float columns ``(n_samples, n_outputs)``."""
-        y = np.asarray(y, dtype=np.float64)
+        target: Array = np.asarray(y, dtype=np.float64)
         if reset:
             self.out_activation_ = "identity"
-        return y[:, None] if y.ndim == 1 else y
+        return target[:, None] if target.ndim == 1 else target
 
     def predict(self, X: Any) -> Array:
-        """The members' mean prediction: ``(n_samples,)`` for one output."""
-        out = self._member_outputs(X).mean(axis=0)
+        """Return the members' mean prediction: ``(n_samples,)`` for one output."""
+        out: Array = self._member_outputs(X).mean(axis=0)
         return out[:, 0] if out.shape[1] == 1 else out
 
     def member_scores(self, X: Any, y: Any, sample_weight: Any = None) -> Array:
         """Each member's R^2 on ``(X, y)``, shape ``(n_members,)``."""
         outputs = self._member_outputs(X)
-        return np.array([
-            r2_score(y, out[:, 0] if out.shape[1] == 1 else out,
-                     sample_weight=sample_weight)
-            for out in outputs
-        ])
+        return np.array(
+            [
+                r2_score(
+                    y,
+                    out[:, 0] if out.shape[1] == 1 else out,
+                    sample_weight=sample_weight,
+                )
+                for out in outputs
+            ]
+        )

@@ -237,7 +237,9 @@ def _check_data(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> None:
         )
 
 
-def _check_sample_weight(sample_weight: Array | None, n_samples: int, dtype: Any) -> Array | None:
+def _check_sample_weight(
+    sample_weight: Array | None, n_samples: int, dtype: Any
+) -> Array | None:
     """Check per-row weights at the edge: ``(n_samples,)``, finite, >= 0, not all 0."""
     if sample_weight is None:
         return None
@@ -248,9 +250,13 @@ def _check_sample_weight(sample_weight: Array | None, n_samples: int, dtype: Any
             f"got {w.shape}"
         )
     if not np.all(np.isfinite(w)) or np.any(w < 0):
-        raise ValueError("sample_weight must be finite and >= 0; got a negative or non-finite weight")
+        raise ValueError(
+            "sample_weight must be finite and >= 0; got a negative or non-finite weight"
+        )
     if not np.any(w > 0):
-        raise ValueError("sample_weight must hold at least one non-zero weight; got all zeros")
+        raise ValueError(
+            "sample_weight must hold at least one non-zero weight; got all zeros"
+        )
     return w
 
 
@@ -293,8 +299,9 @@ def _minibatch_epoch(
         xb = x_epoch[..., start:start + batch_size, :]
         yb = y_epoch[..., start:start + batch_size, :]
         wb = None if w_epoch is None else w_epoch[..., start:start + batch_size]
-        state, batch_loss = _update(state, config, loss_fn, optimizer, xb, yb, history, row,
-                                    sample_weight=wb)
+        state, batch_loss = _update(
+            state, config, loss_fn, optimizer, xb, yb, history, row, sample_weight=wb
+        )
         if loss_fn.name == "sse":
             weight: Any = 1.0
         elif wb is None:

@@ -56,8 +56,9 @@ PARTIAL_CASES = [
 @pytest.mark.parametrize("settings", PARTIAL_CASES)
 def test_partial_fit_100_times_equals_fit_for_100_epochs(settings, blobs):
     X, y = blobs
-    base = MLPClassifier((8,), "tanh", random_state=3, tol=0.0,
-                         n_iter_no_change=1000, **settings)
+    base = MLPClassifier(
+        (8,), "tanh", random_state=3, tol=0.0, n_iter_no_change=1000, **settings
+    )
     full = clone(base).set_params(max_iter=100).fit(X, y)
     parts = clone(base)
     for _ in range(100):
@@ -69,8 +70,15 @@ def test_partial_fit_100_times_equals_fit_for_100_epochs(settings, blobs):
 
 def test_regressor_partial_fit_equals_fit(regression):
     X, y = regression
-    base = MLPRegressor((6,), "tanh", optimizer="adam", learning_rate=0.01,
-                        random_state=0, tol=0.0, n_iter_no_change=1000)
+    base = MLPRegressor(
+        (6,),
+        "tanh",
+        optimizer="adam",
+        learning_rate=0.01,
+        random_state=0,
+        tol=0.0,
+        n_iter_no_change=1000,
+    )
     full = clone(base).set_params(max_iter=40).fit(X, y)
     parts = clone(base)
     for _ in range(40):
@@ -80,8 +88,13 @@ def test_regressor_partial_fit_equals_fit(regression):
 
 def test_warm_start_continues_the_run_not_a_restart(blobs):
     X, y = blobs
-    kw = dict(optimizer="adam", learning_rate=0.01, random_state=1, tol=0.0,
-              n_iter_no_change=1000)
+    kw = dict(
+        optimizer="adam",
+        learning_rate=0.01,
+        random_state=1,
+        tol=0.0,
+        n_iter_no_change=1000,
+    )
     with _no_convergence_warning():
         straight = MLPClassifier((8,), max_iter=20, **kw).fit(X, y)
         warm = MLPClassifier((8,), max_iter=10, warm_start=True, **kw).fit(X, y)
@@ -119,11 +132,21 @@ def test_partial_fit_needs_classes_first_and_rejects_unknown_labels(blobs):
 def test_random_state_fixes_everything_whatever_the_global_state(settings, blobs):
     X, y = blobs
     fits = []
+    saved = np.random.get_state()  # noqa: NPY002 - the global state is the subject
     for global_seed in (1, 2):
-        np.random.seed(global_seed)
+        np.random.seed(global_seed)  # noqa: NPY002
         with _no_convergence_warning():
-            fits.append(MLPClassifier((8,), optimizer="sgd", learning_rate=0.05,
-                                      max_iter=30, random_state=5, **settings).fit(X, y))
+            fits.append(
+                MLPClassifier(
+                    (8,),
+                    optimizer="sgd",
+                    learning_rate=0.05,
+                    max_iter=30,
+                    random_state=5,
+                    **settings,
+                ).fit(X, y)
+            )
+    np.random.set_state(saved)  # noqa: NPY002
     a, b = fits
     for ca, cb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_, strict=True):
         np.testing.assert_array_equal(ca, cb)
@@ -143,22 +166,33 @@ def test_random_state_none_draws_different_seeds(blobs):
 
 def test_member_k_is_the_network_seeded_random_state_plus_k(blobs):
     X, y = blobs
-    kw = dict(optimizer="sgd", learning_rate=0.05, momentum=0.5, batch_size=10,
-              max_iter=15, tol=0.0, n_iter_no_change=1000)
+    kw = dict(
+        optimizer="sgd",
+        learning_rate=0.05,
+        momentum=0.5,
+        batch_size=10,
+        max_iter=15,
+        tol=0.0,
+        n_iter_no_change=1000,
+    )
     with _no_convergence_warning():
         ensemble = MLPClassifier((8,), random_state=10, n_members=3, **kw).fit(X, y)
-        singles = [MLPClassifier((8,), random_state=10 + k, **kw).fit(X, y)
-                   for k in range(3)]
+        singles = [
+            MLPClassifier((8,), random_state=10 + k, **kw).fit(X, y) for k in range(3)
+        ]
     assert ensemble.member_seeds_ == [10, 11, 12]
     for k, single in enumerate(singles):
         for ce, cs in zip(ensemble.coefs_, single.coefs_, strict=True):
             np.testing.assert_allclose(ce[k], cs, rtol=1e-10, atol=1e-12)
     mean_proba = np.mean([s.predict_proba(X) for s in singles], axis=0)
     np.testing.assert_allclose(ensemble.predict_proba(X), mean_proba, rtol=1e-9)
-    np.testing.assert_allclose(ensemble.member_scores(X, y),
-                               [s.score(X, y) for s in singles])
+    np.testing.assert_allclose(
+        ensemble.member_scores(X, y), [s.score(X, y) for s in singles]
+    )
     assert ensemble.history_.loss.shape == (15, 3)
-    np.testing.assert_allclose(ensemble.loss_curve_, ensemble.history_.loss.mean(axis=1))
+    np.testing.assert_allclose(
+        ensemble.loss_curve_, ensemble.history_.loss.mean(axis=1)
+    )
 
 
 def test_regressor_ensemble_predicts_the_members_mean(regression):
@@ -170,14 +204,21 @@ def test_regressor_ensemble_predicts_the_members_mean(regression):
     np.testing.assert_allclose(
         ensemble.predict(X), np.mean([s.predict(X) for s in singles], axis=0), rtol=1e-9
     )
-    np.testing.assert_allclose(ensemble.member_scores(X, y),
-                               [s.score(X, y) for s in singles], rtol=1e-9)
+    np.testing.assert_allclose(
+        ensemble.member_scores(X, y), [s.score(X, y) for s in singles], rtol=1e-9
+    )
 
 
 def test_per_member_learning_rates(blobs):
     X, y = blobs
-    clf = MLPClassifier((4,), optimizer="sgd", learning_rate=(0.01, 0.5), max_iter=5,
-                        n_members=2, random_state=0)
+    clf = MLPClassifier(
+        (4,),
+        optimizer="sgd",
+        learning_rate=(0.01, 0.5),
+        max_iter=5,
+        n_members=2,
+        random_state=0,
+    )
     with _no_convergence_warning():
         clf.fit(X, y)
     assert clf.learning_rate == (0.01, 0.5)  # stored unchanged
@@ -187,9 +228,19 @@ def test_per_member_learning_rates(blobs):
 @pytest.mark.slow
 def test_xor_tanh_sgd_momentum_solves_at_least_95_of_100_seeds():
     X, y = xor_data(constant_column=False)
-    clf = MLPClassifier((4,), "tanh", optimizer="sgd", learning_rate=0.5, momentum=0.9,
-                        batch_size=4, max_iter=2000, tol=0.0, n_iter_no_change=2000,
-                        random_state=0, n_members=100)
+    clf = MLPClassifier(
+        (4,),
+        "tanh",
+        optimizer="sgd",
+        learning_rate=0.5,
+        momentum=0.9,
+        batch_size=4,
+        max_iter=2000,
+        tol=0.0,
+        n_iter_no_change=2000,
+        random_state=0,
+        n_members=100,
+    )
     with _no_convergence_warning():
         clf.fit(X, y)
     solved = int(np.sum(clf.member_scores(X, y) == 1.0))
@@ -202,12 +253,14 @@ def test_xor_tanh_sgd_momentum_solves_at_least_95_of_100_seeds():
 def test_binary_string_labels(blobs):
     X, labels = blobs
     y = np.where(labels == 0, "spam", "ham")
-    clf = MLPClassifier((8,), optimizer="adam", learning_rate=0.05, max_iter=60,
-                        random_state=0)
+    clf = MLPClassifier(
+        (8,), optimizer="adam", learning_rate=0.05, max_iter=60, random_state=0
+    )
     with _no_convergence_warning():
         clf.fit(X, y)
     assert clf.classes_.tolist() == ["ham", "spam"]
-    assert clf.out_activation_ == "logistic" and clf.n_outputs_ == 1
+    assert clf.out_activation_ == "logistic"
+    assert clf.n_outputs_ == 1
     proba = clf.predict_proba(X)
     assert proba.shape == (60, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -219,12 +272,14 @@ def test_binary_string_labels(blobs):
 def test_multiclass_string_labels(blobs):
     X, labels = blobs
     names = np.array(["red", "green", "blue"])
-    clf = MLPClassifier((8,), optimizer="adam", learning_rate=0.05, max_iter=60,
-                        random_state=0)
+    clf = MLPClassifier(
+        (8,), optimizer="adam", learning_rate=0.05, max_iter=60, random_state=0
+    )
     with _no_convergence_warning():
         clf.fit(X, names[labels])
     assert clf.classes_.tolist() == ["blue", "green", "red"]
-    assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
+    assert clf.out_activation_ == "softmax"
+    assert clf.n_outputs_ == 3
     assert clf.predict_proba(X).shape == (60, 3)
     assert clf.decision_function(X).shape == (60, 3)
     np.testing.assert_array_equal(
@@ -236,8 +291,9 @@ def test_multiclass_string_labels(blobs):
 def test_multilabel_indicator_targets(blobs):
     X, labels = blobs
     Y = np.column_stack([labels == 0, labels != 1, X[:, 1] > 0]).astype(int)
-    clf = MLPClassifier((16,), optimizer="adam", learning_rate=0.05, max_iter=100,
-                        random_state=0)
+    clf = MLPClassifier(
+        (16,), optimizer="adam", learning_rate=0.05, max_iter=100, random_state=0
+    )
     with _no_convergence_warning():
         clf.fit(X, Y)
     assert clf.predict(X).shape == (60, 3)
@@ -267,8 +323,15 @@ def test_regressor_output_shapes(regression):
 def test_integer_sample_weights_equal_repeated_rows(regression):
     X, y = regression
     w = np.arange(40) % 3
-    kw = dict(optimizer="sgd", learning_rate=0.05, momentum=0.9, max_iter=25,
-              random_state=0, tol=0.0, n_iter_no_change=1000)
+    kw = dict(
+        optimizer="sgd",
+        learning_rate=0.05,
+        momentum=0.9,
+        max_iter=25,
+        random_state=0,
+        tol=0.0,
+        n_iter_no_change=1000,
+    )
     with _no_convergence_warning():
         weighted = MLPRegressor((6,), **kw).fit(X, y, sample_weight=w)
         repeated = MLPRegressor((6,), **kw).fit(X.repeat(w, axis=0), y.repeat(w))
@@ -292,8 +355,9 @@ def test_sample_weight_changes_the_fit_and_is_not_modified(blobs):
 
 def test_convergence_warning_when_max_iter_ends_an_unconverged_run(blobs):
     X, y = blobs
-    clf = MLPClassifier((4,), optimizer="sgd", learning_rate=0.01, max_iter=3,
-                        random_state=0)
+    clf = MLPClassifier(
+        (4,), optimizer="sgd", learning_rate=0.01, max_iter=3, random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="max_iter=3 epochs ended"):
         clf.fit(X, y)
     assert clf.n_iter_ == 3
@@ -301,8 +365,15 @@ def test_convergence_warning_when_max_iter_ends_an_unconverged_run(blobs):
 
 def test_tol_stops_training_without_warning(blobs):
     X, y = blobs
-    clf = MLPClassifier((4,), optimizer="sgd", learning_rate=0.01, max_iter=500,
-                        tol=10.0, n_iter_no_change=2, random_state=0)
+    clf = MLPClassifier(
+        (4,),
+        optimizer="sgd",
+        learning_rate=0.01,
+        max_iter=500,
+        tol=10.0,
+        n_iter_no_change=2,
+        random_state=0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         clf.fit(X, y)
@@ -322,9 +393,17 @@ def test_partial_fit_never_warns_about_convergence(blobs):
 def test_early_stopping_records_validation_loss_and_keeps_best_weights(rng):
     # random labels: the network memorises, so the validation loss turns up
     X, y = rng.normal(size=(80, 5)), rng.integers(0, 2, 80)
-    clf = MLPClassifier((32,), optimizer="adam", learning_rate=0.05, max_iter=200,
-                        early_stopping=True, validation_fraction=0.25, tol=0.0,
-                        n_iter_no_change=5, random_state=0)
+    clf = MLPClassifier(
+        (32,),
+        optimizer="adam",
+        learning_rate=0.05,
+        max_iter=200,
+        early_stopping=True,
+        validation_fraction=0.25,
+        tol=0.0,
+        n_iter_no_change=5,
+        random_state=0,
+    )
     clf.fit(X, y)
     assert clf.n_iter_ < 200
     assert len(clf.validation_loss_curve_) == clf.n_iter_ == len(clf.loss_curve_)
@@ -333,8 +412,9 @@ def test_early_stopping_records_validation_loss_and_keeps_best_weights(rng):
     assert best == clf.n_iter_ - clf.n_iter_no_change - 2  # it stopped at best + 6
     assert clf.best_loss_ == min(clf.validation_loss_curve_)
     # the kept weights are the best epoch's: a refit for best + 1 epochs gives them
-    again = clone(clf).set_params(early_stopping=True, max_iter=best + 1, tol=0.0,
-                                  n_iter_no_change=1000)
+    again = clone(clf).set_params(
+        early_stopping=True, max_iter=best + 1, tol=0.0, n_iter_no_change=1000
+    )
     with _no_convergence_warning():
         again.fit(X, y)
     _assert_same_weights(clf, again)
@@ -345,7 +425,8 @@ def test_verbose_prints_the_loss(blobs, capsys):
     with _no_convergence_warning():
         MLPClassifier((4,), max_iter=2, verbose=True, random_state=0).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 2 and lines[0].startswith("Iteration 1, loss = ")
+    assert len(lines) == 2
+    assert lines[0].startswith("Iteration 1, loss = ")
 
 
 # -- contract and errors -------------------------------------------------------------
@@ -362,7 +443,8 @@ def test_fitted_attributes_have_sklearn_shapes(blobs):
         clf = MLPClassifier((5, 4), max_iter=2, random_state=0).fit(X, y)
     assert [c.shape for c in clf.coefs_] == [(2, 5), (5, 4), (4, 3)]
     assert [b.shape for b in clf.intercepts_] == [(5,), (4,), (3,)]
-    assert clf.n_layers_ == 4 and clf.n_features_in_ == 2
+    assert clf.n_layers_ == 4
+    assert clf.n_features_in_ == 2
 
 
 @pytest.mark.parametrize(
@@ -400,7 +482,9 @@ def test_warm_start_with_other_outputs_is_an_error(regression):
     reg = MLPRegressor((4,), max_iter=1, warm_start=True, random_state=0)
     with _no_convergence_warning():
         reg.fit(X, y)
-    with pytest.raises(ValueError, match="y has 2 outputs but the network was fitted with 1"):
+    with pytest.raises(
+        ValueError, match="y has 2 outputs but the network was fitted with 1"
+    ):
         reg.fit(X, np.column_stack([y, y]))
 
 
@@ -410,3 +494,19 @@ def test_float32_network(blobs):
         clf = MLPClassifier((4,), dtype="float32", max_iter=3, random_state=0).fit(X, y)
     assert clf.coefs_[0].dtype == np.float32
     assert clf.predict_proba(X).dtype == np.float64
+
+
+def test_warm_start_with_early_stopping_keeps_one_validation_row_per_epoch(blobs):
+    X, y = blobs
+    clf = MLPClassifier(
+        (4,), max_iter=3, early_stopping=True, warm_start=True, random_state=0
+    )
+    clf.fit(X, y)
+    clf.set_params(early_stopping=False).fit(X, y)
+    clf.set_params(early_stopping=True).fit(X, y)
+    val = clf.history_.metrics["val_loss"]
+    assert val.shape == clf.history_.loss.shape == (9, 1)
+    assert np.isnan(val[3:6]).all()
+    assert np.isfinite(val[:3]).all()
+    assert np.isfinite(val[6:]).all()
+    assert len(clf.validation_loss_curve_) == clf.n_iter_ == 9

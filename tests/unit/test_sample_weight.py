@@ -109,13 +109,25 @@ def test_minibatch_weights_follow_their_rows_when_shuffled(rng):
     # the weighted loss of all rows, whatever order each member shuffled into.
     x, y = _data(rng, n=10)
     w = rng.uniform(0, 2, size=10)
-    result = fit(CONFIG, x, y, loss="mse", optimizer=SGD(learning_rate=1e-300),
-                 n_epochs=3, seeds=(0, 1), batch_size=3, shuffle=True, sample_weight=w)
+    result = fit(
+        CONFIG,
+        x,
+        y,
+        loss="mse",
+        optimizer=SGD(learning_rate=1e-300),
+        n_epochs=3,
+        seeds=(0, 1),
+        batch_size=3,
+        shuffle=True,
+        sample_weight=w,
+    )
     from mlplab.network import init_params, predict_raw
 
     out = predict_raw(init_params(CONFIG, (0, 1)), CONFIG, x)
     expected = LOSSES["mse"].value(out, y[:, None], w)
-    np.testing.assert_allclose(result.history.loss, np.tile(expected, (3, 1)), rtol=1e-12)
+    np.testing.assert_allclose(
+        result.history.loss, np.tile(expected, (3, 1)), rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -129,7 +141,9 @@ def test_minibatch_weights_follow_their_rows_when_shuffled(rng):
 def test_fit_rejects_bad_weights(weights, message, rng):
     x, y = _data(rng)
     with pytest.raises(ValueError, match=message):
-        fit(CONFIG, x, y, loss="mse", optimizer=SGD(), n_epochs=1, sample_weight=weights)
+        fit(
+            CONFIG, x, y, loss="mse", optimizer=SGD(), n_epochs=1, sample_weight=weights
+        )
 
 
 def test_fit_stops_early_once_no_member_is_active(rng):
@@ -140,8 +154,16 @@ def test_fit_stops_early_once_no_member_is_active(rng):
         calls.append(view.epoch)
         return np.ones(2, bool)
 
-    result = fit(CONFIG, x, y, loss="mse", optimizer=SGD(), n_epochs=5, seeds=(0, 1),
-                 callbacks=[stop_all])
+    result = fit(
+        CONFIG,
+        x,
+        y,
+        loss="mse",
+        optimizer=SGD(),
+        n_epochs=5,
+        seeds=(0, 1),
+        callbacks=[stop_all],
+    )
     assert calls == [1]
     assert result.state.epoch == 1
     assert np.isnan(result.history.loss[1:]).all()
