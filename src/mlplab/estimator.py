@@ -31,8 +31,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import optimizers, schedules
 from ._types import Array, BoolArray
 from ._validation import check_choice, lookup
+from .callbacks import EarlyStopping
 from .losses import LOSSES
-from .network import MLPConfig, param_arrays, predict_raw, with_arrays
+from .network import MLPConfig, param_arrays, predict_raw
 from .training import EpochView, History, TrainState, fit
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -68,43 +69,12 @@ def _check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
-class _NoImprovement:
-    """scikit-learn's stopping rule, per member, as a ``fit`` callback.
-
-    A member stops once its monitored loss has failed to fall below
-    ``best - tol`` for more than ``patience`` consecutive epochs.
-    """
-
-    def __init__(self, tol: float, patience: int, n_members: int, first_epoch: int):
-        self.tol, self.patience, self.first_epoch = tol, patience, first_epoch
-        self.best = np.full(n_members, np.inf)
-        self.count = np.zeros(n_members, np.int64)
-
-    @property
-    def converged(self) -> BoolArray:
-        """Members that met the rule."""
-        return self.count > self.patience
-
-    def update(self, current: Array) -> tuple[BoolArray, BoolArray]:
-        """Record one epoch's losses; return ``(stop mask, improved mask)``."""
-        self.count = np.where(current < self.best - self.tol, 0, self.count + 1)
-        improved = current < self.best
-        self.best = np.where(improved, current, self.best)
-        return self.converged, improved
-
-    def __call__(self, view: EpochView) -> BoolArray:
-        row = view.epoch - self.first_epoch - 1
-        return self.update(view.history.loss[row])[0]
-
-
-def _print_loss(first_epoch: int) -> Any:
-    """Make a callback printing scikit-learn's verbose line (for ``verbose``)."""
-
-    def callback(view: EpochView) -> None:
-        loss = view.history.loss[view.epoch - first_epoch - 1]
-        print(f"Iteration {view.epoch}, loss = {np.mean(loss):.8f}")
-
-    return callback
+def _print_loss(view: EpochView) -> None:
+    """Print scikit-learn's verbose line for the epoch (a ``fit`` callback)."""
+    line = f"Iteration {view.epoch}, loss = {np.mean(view.latest('loss')):.8f}"
+    if "val_loss" in view.history.metrics:
+        line += f", validation loss = {np.mean(view.latest('val_loss')):.8f}"
+    print(line)
 
 
 def _concat(old: History | None, new: History, rows: int) -> History:
@@ -275,10 +245,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             )
         state = None if reset else self._resume_state()
         n_epochs = 1 if incremental else self.max_iter
-        if self.early_stopping and not incremental:
-            self._train_early_stopping(X, target, weights, state, n_epochs)
-        else:
-            self._train(X, target, weights, state, n_epochs, stop=not incremental)
+        self._train(X, target, weights, state, n_epochs, stop=not incremental)
         self._set_fitted_attributes()
 
     def _resume_state(self) -> TrainState:
@@ -301,8 +268,9 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         state: TrainState | None,
         n_epochs: int,
         callbacks: list[Any],
-    ) -> Any:
-        """One call of ``training.fit`` with this estimator's settings."""
+        validation: tuple[Array, Array] | None = None,
+    ) -> None:
+        """Make one call of ``training.fit`` with this estimator's settings."""
         self._optimizer = self._make_optimizer()
         result = fit(
             self._config,
@@ -316,12 +284,12 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             shuffle=self.shuffle,
             state=state,
             callbacks=callbacks,
+            validation_data=validation,
             sample_weight=weights,
         )
         rows = result.state.epoch - (0 if state is None else state.epoch)
         self.history_ = _concat(self.history_, result.history, rows)
         self._state = result.state
-        return result
 
     def _train(
         self,
@@ -333,75 +301,34 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         *,
         stop: bool,
     ) -> None:
-        """Train on all of X; with ``stop``, apply the tol rule and warn if unmet."""
-        first_epoch = 0 if state is None else state.epoch
-        stopper = _NoImprovement(
-            self.tol, self.n_iter_no_change, self.n_members, first_epoch
-        )
-        callbacks: list[Any] = [stopper] if stop else []
-        if self.verbose:
-            callbacks.append(_print_loss(first_epoch))
-        self._core_fit(X, target, weights, state, n_epochs, callbacks)
-        if stop:
-            self._warn_unconverged(stopper.converged, "training loss")
+        """Train; with ``stop``, stop on tol (and hold out data for early_stopping).
 
-    def _train_early_stopping(
-        self,
-        X: Array,
-        target: Array,
-        weights: Array | None,
-        state: TrainState | None,
-        n_epochs: int,
-    ) -> None:
-        """Hold out a validation set, stop on its loss, keep each member's best weights.
-
-        The validation loss needs the weights after every epoch, which a ``fit``
-        callback does not see, so this runs ``fit`` one epoch at a time.
+        scikit-learn's rule through the core's ``EarlyStopping``: a member
+        stops once the monitored loss has not beaten its best by more than
+        ``tol`` for ``n_iter_no_change + 1`` epochs in a row. It watches the
+        validation loss (restoring each member's best weights) with
+        ``early_stopping``, else the training loss.
         """
-        split = self._split(X, target, weights)
-        X, X_val, target, target_val = split[:4]
-        weights, weights_val = split[4:] if weights is not None else (None, None)
-        loss_fn = LOSSES[self._loss_name]
-        stopper = _NoImprovement(self.tol, self.n_iter_no_change, self.n_members, 0)
-        best: tuple[Array, ...] | None = None
-        val_curve: list[Array] = []
-        earlier = 0 if self.history_ is None else self.history_.n_epochs
-        for _ in range(n_epochs):
-            self._core_fit(X, target, weights, state, 1, [])
-            state = self._state
-            out = predict_raw(
-                state.params, self._config, X_val.astype(self._config.dtype)
+        validation = None
+        if stop and self.early_stopping:
+            X, X_val, target, target_val, *rest = self._split(X, target, weights)
+            weights = rest[0] if rest else None
+            validation = (X_val, target_val)
+        callbacks: list[Any] = []
+        if stop:
+            stopper = EarlyStopping(
+                monitor="loss" if validation is None else "val_loss",
+                patience=self.n_iter_no_change + 1,
+                min_delta=self.tol,
+                restore_best=validation is not None,
             )
-            val_loss = loss_fn.value(out, target_val, sample_weight=weights_val)
-            val_curve.append(val_loss)
-            stop, improved = stopper.update(val_loss)
-            arrays = param_arrays(state.params)
-            best = (
-                arrays
-                if best is None
-                else tuple(
-                    np.where(improved.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-                    for a, b in zip(arrays, best, strict=True)
-                )
-            )
-            state = state._replace(active=state.active & ~stop)
-            if self.verbose:
-                train_loss = np.mean(self.history_.loss[-1])  # type: ignore[union-attr]
-                print(
-                    f"Iteration {state.epoch}, loss = {train_loss:.8f}, "
-                    f"validation loss = {np.mean(val_loss):.8f}"
-                )
-            if not state.active.any():
-                break
-        assert state is not None  # max_iter >= 1 epochs ran
-        assert best is not None
-        self._state = state._replace(params=with_arrays(state.params, best))
-        history: History = self.history_  # type: ignore[assignment]
-        val_loss = history.metrics.setdefault(
-            "val_loss", np.full_like(history.loss, np.nan)
-        )
-        val_loss[earlier:] = val_curve
-        self._warn_unconverged(stopper.converged, "validation loss")
+            callbacks.append(stopper)
+        if self.verbose:
+            callbacks.append(_print_loss)
+        self._core_fit(X, target, weights, state, n_epochs, callbacks, validation)
+        if stop:
+            what = "training loss" if validation is None else "validation loss"
+            self._warn_unconverged(stopper.stopped_epoch >= 0, what)
 
     def _split(self, X: Array, target: Array, weights: Array | None) -> list[Array]:
         """Train/validation split (stratified for single-label classification)."""
