@@ -72,6 +72,9 @@ _EXPORTS = {
     "load_csv": "datasets",
     "OriginalSetup": "presets",
     "original_setup": "presets",
+    # estimator (scikit-learn interface)
+    "MLPClassifier": "estimator",
+    "MLPRegressor": "estimator",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -93,6 +96,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .activations import ACTIVATIONS, sigmoid, softmax
     from .datasets import load_csv, xor_data
+    from .estimator import MLPClassifier, MLPRegressor
     from .gradcheck import GradCheckRow, gradient_check
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES
