@@ -275,7 +275,8 @@ def _run_epochs(
                           sample_weight=sample_weight)
         else:
             state = _minibatch_epoch(
-                state, config, loss_fn, optimizer, x, y, batch_size, shuffle, history, row,  # type: ignore[arg-type]
+                state, config, loss_fn, optimizer, x, y,
+                batch_size, shuffle, history, row,  # type: ignore[arg-type]
                 sample_weight=sample_weight,
             )
         state = state._replace(epoch=state.epoch + 1)
@@ -517,7 +518,7 @@ def _step(
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
     state, batch_loss, out = _update(
-        state, config, loss_fn, optimizer, x, y, history, row, sample_weight=sample_weight
+        state, config, loss_fn, optimizer, x, y, history, row, sample_weight
     )
     history.metrics["loss"][row] = batch_loss
     if loss_fn.from_logits:
