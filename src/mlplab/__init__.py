@@ -107,6 +107,9 @@ _EXPORTS = {
     "DatasetRecipe": "presets",
     "dataset_recipe": "presets",
     "plot_training": "plots",
+    # estimator (scikit-learn interface)
+    "MLPClassifier": "estimator",
+    "MLPRegressor": "estimator",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -139,6 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         standardize,
         xor_data,
     )
+    from .estimator import MLPClassifier, MLPRegressor
     from .gradcheck import GradCheckRow, gradient_check
     from .gradcheck import ArrayCheck, GradientReport, check_gradients  # issue 8
     from .diagnosis import Diagnosis, Finding, FixResult, diagnose, layer_health  # issue 8
