@@ -39,6 +39,10 @@ _EXPORTS = {
     "History": "training",
     "TrainState": "training",
     "fit": "training",
+    "Checkpoint": "serialization",
+    "load": "serialization",
+    "save": "serialization",
+    "save_checkpoint": "serialization",
     "GradCheckRow": "gradcheck",
     "gradient_check": "gradcheck",
     "xor_data": "datasets",
@@ -82,6 +86,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .optimizers import MOMENTUM_STYLES, SGD, SGDState, apply_updates
     from .presets import OriginalSetup, original_setup
+    from .serialization import Checkpoint, load, save, save_checkpoint
     from .training import (
         DivergenceWarning,
         EpochView,

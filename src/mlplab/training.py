@@ -67,12 +67,18 @@ class TrainState(NamedTuple):
 
 
 class EpochView(NamedTuple):
-    """What a callback sees after an epoch (read-only by convention)."""
+    """What a callback sees after an epoch (read-only by convention).
+
+    ``epoch`` counts every epoch of the run, including those before a resume;
+    ``n_epochs`` is the epoch this call of ``fit`` ends at. ``state`` is the
+    run's state after this epoch (for checkpointing; never modify it).
+    """
 
     epoch: int
     n_epochs: int
     history: History
     active: BoolArray
+    state: TrainState | None = None
 
 
 class FitResult(NamedTuple):
@@ -109,6 +115,7 @@ def fit(  # noqa: PLR0913
     params: Params | None = None,
     state: TrainState | None = None,
     callbacks: Sequence[Callable[[EpochView], Any]] = (),
+    history: History | None = None,
 ) -> FitResult:
     """Train one member per seed for ``n_epochs`` epochs.
 
@@ -139,11 +146,16 @@ def fit(  # noqa: PLR0913
     callbacks : sequence of callables
         Called with an ``EpochView`` after each epoch; a boolean ``(K,)``
         result stops those members (masked, not removed).
+    history : History, optional
+        The history of the run that ``state`` continues; the returned history
+        then holds its epochs followed by this call's, as if the run had
+        never stopped.
 
     Returns
     -------
     FitResult
-        ``.state`` to continue from and ``.history`` of this call's epochs.
+        ``.state`` to continue from and ``.history`` of this call's epochs
+        (preceded by ``history``'s when given).
 
     Raises
     ------
@@ -164,15 +176,13 @@ def fit(  # noqa: PLR0913
     if state is None:
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
-    history = History(
-        {"loss": np.full((n_epochs, n_members), np.nan, dtype)},
-        np.full(n_members, -1, np.int64),
-    )
+    history, first_row = _continued_history(history, n_epochs, n_members, dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
         state = _run_epochs(state, config, loss_fn, optimizer, x, y, batch_size,
-                            shuffle, full_batch, history, n_epochs, callbacks)
+                            shuffle, full_batch, history, n_epochs, callbacks,
+                            first_row)
     diverged = np.flatnonzero(history.diverged_epoch >= 0)
     if diverged.size:
         warnings.warn(
@@ -189,9 +199,11 @@ def _run_epochs(
     state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any, x: Array,
     y: Array, batch_size: int | None, shuffle: bool, full_batch: bool,
     history: History, n_epochs: int, callbacks: Sequence[Callable[[EpochView], Any]],
+    first_row: int = 0,
 ) -> TrainState:
     """The epoch loop: train, advance the epoch, let callbacks stop members."""
-    for row in range(n_epochs):
+    last_epoch = state.epoch + n_epochs
+    for row in range(first_row, first_row + n_epochs):
         if full_batch:
             state = _step(state, config, loss_fn, optimizer, x, y, history, row)
         else:
@@ -199,12 +211,37 @@ def _run_epochs(
                 state, config, loss_fn, optimizer, x, y, batch_size, shuffle, history, row  # type: ignore[arg-type]
             )
         state = state._replace(epoch=state.epoch + 1)
-        view = EpochView(state.epoch, n_epochs, history, state.active)
+        view = EpochView(state.epoch, last_epoch, history, state.active, state)
         for callback in callbacks:
             stop = callback(view)
             if stop is not None:
                 state = state._replace(active=state.active & ~np.asarray(stop, bool))
     return state
+
+
+def _continued_history(
+    previous: History | None, n_epochs: int, n_members: int, dtype: Any
+) -> tuple[History, int]:
+    """Return ``previous`` plus ``n_epochs`` NaN rows, and the first new row."""
+    if previous is None or not previous.metrics:
+        previous = History({"loss": np.zeros((0, n_members), dtype)},
+                           np.full(n_members, -1, np.int64))
+    if previous.diverged_epoch.shape != (n_members,):
+        raise ValueError(
+            f"history.diverged_epoch must have {n_members} entries (one per member); "
+            f"got shape {previous.diverged_epoch.shape}"
+        )
+    for name, values in previous.metrics.items():
+        if values.ndim != 2 or values.shape[1] != n_members:
+            raise ValueError(
+                f"history metric {name!r} must be (n_epochs, {n_members}) to continue "
+                f"a run of {n_members} members; got shape {values.shape}"
+            )
+    metrics = {
+        name: np.concatenate([values, np.full((n_epochs, n_members), np.nan, dtype)])
+        for name, values in previous.metrics.items()
+    }
+    return History(metrics, previous.diverged_epoch.copy()), previous.n_epochs
 
 
 def _check_data(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> None:
