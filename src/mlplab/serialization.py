@@ -243,6 +243,8 @@ def save_checkpoint(path: str | os.PathLike[str], checkpoint: Checkpoint) -> Pat
     lookup(LOSSES, "loss", checkpoint.loss)
     meta, tensors = _encode(checkpoint)
     meta["digest"] = digest(meta, tensors)
+    # Never write a file that load would refuse (wrong dtypes, NaN weights, ...).
+    _decode(json.loads(canonical_json(meta)), tensors)
     text = canonical_json(meta)
     size = len(text.encode())
     if size > MAX_METADATA_BYTES:

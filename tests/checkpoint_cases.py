@@ -1,0 +1,160 @@
+"""Shared by the save/load tests: training cases, comparisons, a resume worker.
+
+Run as ``python -m tests.checkpoint_cases first|rest DIR`` (with the checkout's
+``src`` and root on PYTHONPATH) it trains every case's first epochs and saves,
+or loads, trains the remaining epochs and saves again, in a fresh process.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from mlplab.network import MLPConfig
+from mlplab.optimizers import SGD
+from mlplab.schedules import Constant
+from mlplab.serialization import Checkpoint, _walk, load, save
+from mlplab.training import fit
+
+N_EPOCHS, FIRST = 7, 3
+
+
+class Case(NamedTuple):
+    name: str
+    optimizer: Any
+    batch_size: int | None
+    seeds: tuple[int, ...]
+    loss: str = "mse"
+    dtype: str = "float64"
+
+
+def optimizers() -> dict[str, Any]:
+    """One optimizer per rule and schedule the library has."""
+    out = {
+        "classical": SGD(learning_rate=0.3, momentum=0.9),
+        "nesterov": SGD(learning_rate=0.3, momentum=0.9, nesterov=True),
+        "lr_inside": SGD(learning_rate=0.3, momentum=0.8, momentum_style="lr-inside"),
+        "dampened": SGD(learning_rate=0.3, momentum=0.7, momentum_style="dampened",
+                        dampening=0.4, weight_decay=0.01, decay_biases=True),
+        "ema_bc": SGD(learning_rate=(0.5, 0.2, 0.9), momentum=(0.5, 0.9, 0.0),
+                      momentum_style="ema", bias_correction=True),
+        "constant_schedule": SGD(learning_rate=Constant((0.4, 0.1, 0.2)), momentum=0.5),
+    }
+    return out
+
+
+def cases() -> list[Case]:
+    """Every optimizer, mini-batch and full batch, K = 1 and K = 3."""
+    out = []
+    for name, opt in optimizers().items():
+        per_member = any(isinstance(v, tuple) or isinstance(getattr(v, "value", 0), tuple)
+                         for v in vars(opt).values())
+        ks = [(0, 1, 2)] if per_member else [(5,), (0, 1, 2)]
+        for seeds in ks:
+            for batch in (None, 4):
+                out.append(Case(f"{name}-k{len(seeds)}-b{batch}", opt, batch, seeds))
+    out.append(Case("f32-bce", SGD(learning_rate=0.2, momentum=0.9), 3, (1, 2),
+                    loss="binary_cross_entropy", dtype="float32"))
+    return out
+
+
+def data(case: Case) -> tuple[MLPConfig, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(13, 3))
+    y = (x[:, :1] * x[:, 1:2] > 0).astype(float)
+    out_act = "identity" if case.loss == "binary_cross_entropy" else "sigmoid"
+    config = MLPConfig((3, 5, 1), activation="tanh", output_activation=out_act,
+                       dtype=case.dtype)
+    return config, x, y
+
+
+def train(case: Case, n_epochs: int, checkpoint: Checkpoint | None = None) -> Any:
+    config, x, y = data(case)
+    if checkpoint is None:
+        return fit(config, x, y, loss=case.loss, optimizer=case.optimizer,
+                   n_epochs=n_epochs, seeds=case.seeds, batch_size=case.batch_size)
+    return fit(config, x, y, loss=checkpoint.loss, optimizer=checkpoint.optimizer,
+               n_epochs=n_epochs, state=checkpoint.state, history=checkpoint.history,
+               batch_size=case.batch_size)
+
+
+def save_run(path: Path, case: Case, result: Any) -> None:
+    config, _, _ = data(case)
+    save(path, config, loss=case.loss, state=result.state, optimizer=case.optimizer,
+         history=result.history, seeds=case.seeds)
+
+
+def worker(phase: str, folder: Path) -> None:
+    for case in cases():
+        if phase == "first":
+            save_run(folder / f"{case.name}.safetensors", case, train(case, FIRST))
+        else:
+            checkpoint = load(folder / f"{case.name}.safetensors")
+            result = train(case, N_EPOCHS - FIRST, checkpoint)
+            save_run(folder / f"{case.name}.final.safetensors", case, result)
+
+
+def assert_same_state(a: Any, b: Any) -> None:
+    """Two TrainStates are equal bit for bit (generators by their state)."""
+    assert a.epoch == b.epoch
+    np.testing.assert_array_equal(a.active, b.active)
+    for la, lb in zip(a.params, b.params, strict=True):
+        for xa, xb in zip(la, lb, strict=True):
+            assert (xa is None) == (xb is None)
+            if xa is not None:
+                assert xa.dtype == xb.dtype
+                np.testing.assert_array_equal(xa, xb)
+    leaves_a = list(_walk(a.opt_state, "optimizer", ()))
+    leaves_b = list(_walk(b.opt_state, "optimizer", ()))
+    assert [p for p, _ in leaves_a] == [p for p, _ in leaves_b]
+    for (path, va), (_, vb) in zip(leaves_a, leaves_b, strict=True):
+        if isinstance(va, np.ndarray):
+            assert va.dtype == vb.dtype, path
+            np.testing.assert_array_equal(va, vb, err_msg=path)
+        else:
+            assert type(va) is type(vb) and va == vb, path
+    assert [g.bit_generator.state for g in a.shuffle_rngs] == [
+        g.bit_generator.state for g in b.shuffle_rngs
+    ]
+
+
+def assert_same_history(a: Any, b: Any) -> None:
+    assert list(a.metrics) == list(b.metrics)
+    for name in a.metrics:
+        assert a.metrics[name].dtype == b.metrics[name].dtype
+        np.testing.assert_array_equal(a.metrics[name], b.metrics[name])
+    np.testing.assert_array_equal(a.diverged_epoch, b.diverged_epoch)
+
+
+def assert_same_checkpoint(a: Checkpoint, b: Checkpoint) -> None:
+    assert a.config == b.config and a.loss == b.loss and a.seeds == b.seeds
+    assert a.optimizer == b.optimizer
+    assert (a.state is None) == (b.state is None)
+    if a.state is not None:
+        assert_same_state(a.state, b.state)
+    else:
+        assert_same_state(_bare(a), _bare(b))
+    assert (a.history is None) == (b.history is None)
+    if a.history is not None:
+        assert_same_history(a.history, b.history)
+    assert a.classes == b.classes and dict(a.info) == dict(b.info)
+    for ca, cb in zip((*a.callbacks, a.scaler), (*b.callbacks, b.scaler), strict=True):
+        assert (ca is None) == (cb is None)
+        if ca is not None:
+            assert ca["name"] == cb["name"] and ca["values"] == cb["values"]
+            assert sorted(ca["arrays"]) == sorted(cb["arrays"])
+            for key in ca["arrays"]:
+                np.testing.assert_array_equal(ca["arrays"][key], cb["arrays"][key])
+
+
+def _bare(c: Checkpoint) -> Any:
+    from mlplab.training import TrainState
+
+    return TrainState(c.params, (), np.ones(c.n_members, bool), 0, ())
+
+
+if __name__ == "__main__":
+    worker(sys.argv[1], Path(sys.argv[2]))
