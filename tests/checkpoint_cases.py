@@ -50,8 +50,10 @@ def cases() -> list[Case]:
     """Every optimizer, mini-batch and full batch, K = 1 and K = 3."""
     out = []
     for name, opt in optimizers().items():
-        per_member = any(isinstance(v, tuple) or isinstance(getattr(v, "value", 0), tuple)
-                         for v in vars(opt).values())
+        per_member = any(
+            isinstance(v, tuple) or isinstance(getattr(v, "value", 0), tuple)
+            for v in vars(opt).values()
+        )
         ks = [(0, 1, 2)] if per_member else [(5,), (0, 1, 2)]
         for seeds in ks:
             for batch in (None, 4):
@@ -115,7 +117,8 @@ def assert_same_state(a: Any, b: Any) -> None:
             assert va.dtype == vb.dtype, path
             np.testing.assert_array_equal(va, vb, err_msg=path)
         else:
-            assert type(va) is type(vb) and va == vb, path
+            assert type(va) is type(vb), path
+            assert va == vb, path
     assert [g.bit_generator.state for g in a.shuffle_rngs] == [
         g.bit_generator.state for g in b.shuffle_rngs
     ]
@@ -130,7 +133,9 @@ def assert_same_history(a: Any, b: Any) -> None:
 
 
 def assert_same_checkpoint(a: Checkpoint, b: Checkpoint) -> None:
-    assert a.config == b.config and a.loss == b.loss and a.seeds == b.seeds
+    assert a.config == b.config
+    assert a.loss == b.loss
+    assert a.seeds == b.seeds
     assert a.optimizer == b.optimizer
     assert (a.state is None) == (b.state is None)
     if a.state is not None:
@@ -140,11 +145,13 @@ def assert_same_checkpoint(a: Checkpoint, b: Checkpoint) -> None:
     assert (a.history is None) == (b.history is None)
     if a.history is not None:
         assert_same_history(a.history, b.history)
-    assert a.classes == b.classes and dict(a.info) == dict(b.info)
+    assert a.classes == b.classes
+    assert dict(a.info) == dict(b.info)
     for ca, cb in zip((*a.callbacks, a.scaler), (*b.callbacks, b.scaler), strict=True):
         assert (ca is None) == (cb is None)
         if ca is not None:
-            assert ca["name"] == cb["name"] and ca["values"] == cb["values"]
+            assert ca["name"] == cb["name"]
+            assert ca["values"] == cb["values"]
             assert sorted(ca["arrays"]) == sorted(cb["arrays"])
             for key in ca["arrays"]:
                 np.testing.assert_array_equal(ca["arrays"][key], cb["arrays"][key])

@@ -44,7 +44,8 @@ def resumed(tmp_path_factory):
 def test_resume_in_new_process_is_bit_for_bit(resumed, case):
     straight = train(case, N_EPOCHS)
     final = load(resumed / f"{case.name}.final.safetensors")
-    assert final.state.epoch == N_EPOCHS and final.history.n_epochs == N_EPOCHS
+    assert final.state.epoch == N_EPOCHS
+    assert final.history.n_epochs == N_EPOCHS
     assert_same_state(final.state, straight.state)
     assert_same_history(final.history, straight.history)
 
