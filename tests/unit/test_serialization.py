@@ -10,10 +10,18 @@ import pytest
 from mlplab import serialization
 from mlplab._checkfile import canonical_json
 from mlplab.activations import ACTIVATIONS
+from mlplab.callbacks import EarlyStopping, ReduceLROnPlateau
 from mlplab.losses import LOSSES
 from mlplab.network import MLPConfig, init_params, predict_raw
 from mlplab.optimizers import SGD
-from mlplab.serialization import FORMAT_VERSION, Checkpoint, digest, load, save
+from mlplab.serialization import (
+    FORMAT_VERSION,
+    Checkpoint,
+    Scaling,
+    digest,
+    load,
+    save,
+)
 from mlplab.training import fit
 from tests.checkpoint_cases import (
     assert_same_checkpoint,
@@ -70,16 +78,27 @@ def test_roundtrip_every_loss_and_no_bias(tmp_path, loss):
 
 
 def test_roundtrip_callbacks_scaler_and_labels(tmp_path):
-    config = MLPConfig((2, 3))
+    case = next(c for c in cases() if c.name == "callbacks-k3-b4")
+    run = train(case, 4)
+    config, x, _ = data(case)
     checkpoint = Checkpoint(
-        config, "mse", init_params(config, [0, 1]),
-        callbacks=({"name": "EarlyStopping", "values": {"patience": 3, "wait": [1, 0]},
-                    "arrays": {"best": np.arange(2.0)}},),
-        scaler={"name": "StandardScaler", "values": {},
-                "arrays": {"mean": np.ones(2), "scale": np.full(2, 2.0)}},
-        classes=("cat", "dog", "eel"),
+        config, case.loss, run.params, optimizer=run.result.optimizer,
+        state=run.state, history=run.history, callbacks=tuple(run.callbacks),
+        scaler=Scaling(x.mean(axis=0), x.std(axis=0)), classes=("cat", "dog"),
     )
-    _roundtrip(tmp_path, checkpoint)
+    assert run.callbacks[1].n_reductions.sum() > 0  # the rate was reduced
+    assert checkpoint.optimizer != case.optimizer
+    loaded = _roundtrip(tmp_path, checkpoint)
+    assert loaded.optimizer == run.result.optimizer
+    np.testing.assert_array_equal(loaded.scaler.transform(x),
+                                  (x - x.mean(axis=0)) / x.std(axis=0))
+
+
+def test_fresh_callbacks_roundtrip(tmp_path):
+    config = MLPConfig((2, 3))
+    callbacks = (EarlyStopping(patience=4, min_delta=0.5), ReduceLROnPlateau())
+    _roundtrip(tmp_path, Checkpoint(config, "mse", init_params(config, [0]),
+                                    callbacks=callbacks))
 
 
 def test_the_file_uses_the_documented_names(tmp_path):
@@ -97,7 +116,7 @@ def test_the_file_uses_the_documented_names(tmp_path):
         "training.active", "history.loss", "history.diverged_epoch",
     }
     assert meta["format_version"] == FORMAT_VERSION
-    assert meta["optimizer"]["name"] == "SGD"
+    assert meta["optimizer"]["config"]["name"] == "sgd"
     assert meta["optimizer"]["state"] == {"optimizer.step": 8}
     assert meta["training"]["epoch"] == 2
     assert meta["training"]["shuffle_rngs"][0]["bit_generator"] == "PCG64"
