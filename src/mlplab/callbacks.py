@@ -22,7 +22,7 @@ import numpy as np
 from ._types import Array, BoolArray
 from ._validation import check_hyper
 from .network import Params
-from .training import Decision, EpochView
+from .training import Decision, EpochView, learning_rate_of
 
 __all__ = ["Decision", "EarlyStopping", "ReduceLROnPlateau"]
 
@@ -234,7 +234,7 @@ class ReduceLROnPlateau:
 
     def _rates(self, view: EpochView) -> Array:
         """The optimizer's current rate of each member, ``(K,)``."""
-        rate: Any = getattr(view.optimizer, "learning_rate", None)
+        rate: Any = learning_rate_of(view.optimizer)
         if rate is None or callable(rate):
             raise ValueError(
                 "ReduceLROnPlateau needs an optimizer whose learning_rate is a number "

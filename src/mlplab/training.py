@@ -49,7 +49,9 @@ __all__ = [
     "TrainState",
     "accuracy",
     "fit",
+    "learning_rate_of",
     "prepare_targets",
+    "with_learning_rate",
 ]
 
 
@@ -343,7 +345,7 @@ def _empty_history(
         names.append("accuracy")
     if validation:
         names += ["val_loss", "val_accuracy"] if loss_fn.from_logits else ["val_loss"]
-    if callable(getattr(optimizer, "learning_rate", None)):
+    if callable(learning_rate_of(optimizer)):
         names.append("learning_rate")
     metrics = {name: np.full((n_epochs, n_members), np.nan, dtype) for name in names}
     return History(metrics, np.full(n_members, -1, np.int64))
@@ -368,7 +370,7 @@ def _record_epoch(
 def _current_rate(optimizer: Any, state: TrainState) -> Array:
     """The rate of each member's latest step, shape ``(K,)``."""
     step = max(int(getattr(state.opt_state, "step", 1)) - 1, 0)
-    rate = np.asarray(learning_rate_at(optimizer.learning_rate, step), np.float64)
+    rate = np.asarray(learning_rate_at(learning_rate_of(optimizer), step), np.float64)
     return np.broadcast_to(rate, state.active.shape)
 
 
@@ -405,10 +407,34 @@ def _with_learning_rate(
 ) -> Any:
     """The optimizer with a new rate; start recording rates if not yet recorded."""
     if "learning_rate" not in history.metrics:
-        before = np.asarray(optimizer.learning_rate, np.float64)
+        before = np.asarray(learning_rate_of(optimizer), np.float64)
         rates = np.full_like(history.loss, np.nan, dtype=np.float64)
         rates[: row + 1] = before
         history.metrics["learning_rate"] = rates
+    return with_learning_rate(optimizer, learning_rate)
+
+
+def learning_rate_of(optimizer: Any) -> Any:
+    """The optimizer's ``learning_rate`` (a chain's: its last transform's), or None."""
+    transforms = getattr(optimizer, "transforms", None)
+    if transforms:
+        return learning_rate_of(transforms[-1])
+    return getattr(optimizer, "learning_rate", None)
+
+
+def with_learning_rate(optimizer: Any, learning_rate: Any) -> Any:
+    """A copy of the optimizer (or chain) with a new rate, via ``dataclasses.replace``.
+
+    Examples
+    --------
+    >>> from mlplab.optimizers import SGD
+    >>> with_learning_rate(SGD(learning_rate=0.1), (0.1, 0.05)).learning_rate
+    (0.1, 0.05)
+    """
+    transforms = getattr(optimizer, "transforms", None)
+    if transforms:
+        last = with_learning_rate(transforms[-1], learning_rate)
+        return dataclasses.replace(optimizer, transforms=(*transforms[:-1], last))
     return dataclasses.replace(optimizer, learning_rate=learning_rate)
 
 
