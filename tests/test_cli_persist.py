@@ -79,8 +79,8 @@ def _write_test_split(path, dataset: str, seed: int = 0, target: bool = True) ->
         writer = csv.writer(f)
         writer.writerow([*data.feature_names, *(["target"] if target else [])])
         for row, y in zip(x_test, y_test, strict=True):
-            label = [data.classes[y] if data.classes else repr(float(y))] if target else []
-            writer.writerow([*map(repr, row.tolist()), *label])
+            label = data.classes[y] if data.classes else repr(float(y))
+            writer.writerow([*map(repr, row.tolist()), *([label] if target else [])])
 
 
 @pytest.mark.slow
@@ -105,17 +105,19 @@ def test_predict_reproduces_the_test_accuracy_train_printed(tmp_path):
 
 @pytest.mark.slow
 def test_predict_regression_and_column_errors(tmp_path):
-    trained = _json(run_cli("train", "--dataset", "diabetes", "--epochs", "30", "--save",
-                            "d.safetensors", "--no-plot", "--json", cwd=tmp_path))
+    trained = _json(run_cli("train", "--dataset", "diabetes", "--epochs", "30",
+                            "--save", "d.safetensors", "--no-plot", "--json",
+                            cwd=tmp_path))
     _write_test_split(tmp_path / "test.csv", "diabetes")
-    predicted = _json(run_cli("predict", "d.safetensors", "--data", "test.csv", "--json",
-                              cwd=tmp_path))
+    predicted = _json(run_cli("predict", "d.safetensors", "--data", "test.csv",
+                              "--json", cwd=tmp_path))
     assert predicted["rmse"] == pytest.approx(trained["metrics"]["test"]["rmse"],
                                               rel=1e-12, abs=0)
     _write_test_split(tmp_path / "nolabel.csv", "diabetes", target=False)
     assert "rmse" not in _json(run_cli("predict", "d.safetensors", "--data",
                                        "nolabel.csv", "--json", cwd=tmp_path))
-    rows = list(csv.reader(open(tmp_path / "test.csv", newline="")))
+    with open(tmp_path / "test.csv", newline="") as f:
+        rows = list(csv.reader(f))
     for name, edit in (("fewer.csv", lambda r: r[1:]),
                        ("renamed.csv", lambda r: ["AGE", *r[1:]])):
         with open(tmp_path / name, "w", newline="") as f:

@@ -791,42 +791,73 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
 
 def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("checkpoints")
-    g.add_argument("--save", metavar="PATH",
-                   help="write the model and its training state to PATH (.safetensors) "
-                   "at the end, every --checkpoint-every epochs, and on Ctrl-C (exit 130)")
-    g.add_argument("--checkpoint-every", type=int, metavar="N",
-                   help="with --save: also write a checkpoint every N epochs")
-    g.add_argument("--resume", metavar="PATH",
-                   help="continue the run saved in PATH exactly (its settings and data); "
-                   "only --epochs (the new total), --save, --checkpoint-every and the "
-                   "output options may be given with it")
+    g.add_argument(
+        "--save",
+        metavar="PATH",
+        help="write the model and its training state to PATH (.safetensors) "
+        "at the end, every --checkpoint-every epochs, and on Ctrl-C (exit 130)",
+    )
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="with --save: also write a checkpoint every N epochs",
+    )
+    g.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="continue the run saved in PATH exactly (its settings and data); "
+        "only --epochs (the new total), --save, --checkpoint-every and the "
+        "output options may be given with it",
+    )
 
 
 # options a resumed run may set; everything else comes from the saved command
-_RESUME_OPTIONS = ("resume", "save", "checkpoint_every", "epochs", "json", "plot",
-                   "no_plot", "argv", "run")
+_RESUME_OPTIONS = (
+    "resume",
+    "save",
+    "checkpoint_every",
+    "epochs",
+    "json",
+    "plot",
+    "no_plot",
+    "argv",
+    "run",
+)
 
 
 def _resumed_args(args: argparse.Namespace) -> argparse.Namespace:
     """With --resume: the saved run's arguments, plus this call's output options."""
     args.checkpoint = None
-    if args.checkpoint_every is not None and (args.checkpoint_every < 1 or not args.save
-                                              and not args.resume):
-        raise UsageError("--checkpoint-every needs --save PATH (or --resume) and N >= 1")
+    every = args.checkpoint_every
+    if every is not None and (every < 1 or not (args.save or args.resume)):
+        raise UsageError(
+            "--checkpoint-every needs --save PATH (or --resume) and N >= 1"
+        )
     if args.resume is None:
         return args
     defaults = vars(_build_parser().parse_args(["train"]))
-    extra = [k for k, v in vars(args).items()
-             if k not in _RESUME_OPTIONS and v != defaults.get(k)]
+    extra = [
+        k
+        for k, v in vars(args).items()
+        if k not in _RESUME_OPTIONS and v != defaults.get(k)
+    ]
     if extra:
-        raise UsageError(f"--resume takes the settings from the file; got "
-                         f"--{extra[0].replace('_', '-')}")
+        raise UsageError(
+            f"--resume takes the settings from the file; got "
+            f"--{extra[0].replace('_', '-')}"
+        )
     from .serialization import load
 
     checkpoint = load(args.resume)
     saved = checkpoint.info.get("argv")
-    if (checkpoint.state is None or not isinstance(saved, list) or not saved
-            or saved[0] != "train" or not all(isinstance(a, str) for a in saved)):
+    if (
+        checkpoint.state is None
+        or not isinstance(saved, list)
+        or not saved
+        or saved[0] != "train"
+        or not all(isinstance(a, str) for a in saved)
+    ):
         raise UsageError(f"{args.resume} holds no run saved by 'mlplab train --save'")
     resumed = _build_parser().parse_args(saved)
     for key in _RESUME_OPTIONS:
@@ -845,11 +876,20 @@ class _Checkpoints:
     exits with 130. A second Ctrl-C interrupts at once.
     """
 
-    def __init__(self, args: argparse.Namespace, s: dict[str, Any], callbacks: list[Any],
-                 info: dict[str, Any], scaler: Any = None, classes: Any = None) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        s: dict[str, Any],
+        callbacks: list[Any],
+        info: dict[str, Any],
+        scaler: Any = None,
+        classes: Any = None,
+    ) -> None:
         self.args, self.s, self.scaler, self.classes = args, s, scaler, classes
         self.checkpoint = args.checkpoint
-        self.callbacks = list(self.checkpoint.callbacks) if self.checkpoint else callbacks
+        self.callbacks = (
+            list(self.checkpoint.callbacks) if self.checkpoint else callbacks
+        )
         self.info = {**info, "argv": list(args.argv)}
         self.interrupted = False
 
@@ -857,10 +897,17 @@ class _Checkpoints:
         """``optimizer``, ``n_epochs`` and either ``seeds`` or the saved run."""
         c = self.checkpoint
         if c is None:
-            return {"optimizer": self.s["optimizer"], "n_epochs": self.s["n_epochs"],
-                    "seeds": [self.s["seed"]]}
-        return {"optimizer": c.optimizer, "state": c.state, "history": c.history,
-                "n_epochs": max(self.s["n_epochs"] - c.state.epoch, 0)}
+            return {
+                "optimizer": self.s["optimizer"],
+                "n_epochs": self.s["n_epochs"],
+                "seeds": [self.s["seed"]],
+            }
+        return {
+            "optimizer": c.optimizer,
+            "state": c.state,
+            "history": c.history,
+            "n_epochs": max(self.s["n_epochs"] - c.state.epoch, 0),
+        }
 
     def __enter__(self) -> _Checkpoints:
         import signal
@@ -890,9 +937,11 @@ class _Checkpoints:
             history = _history_rows(view.history, view.row + 1)
             self.save(view.state, history, view.optimizer)
         if self.interrupted:
-            print(f"mlplab: checkpoint at epoch {view.epoch} saved to {self.args.save}; "
-                  f"continue with: mlplab train --resume {self.args.save}",
-                  file=sys.stderr)
+            print(
+                f"mlplab: checkpoint at epoch {view.epoch} saved to {self.args.save}; "
+                f"continue with: mlplab train --resume {self.args.save}",
+                file=sys.stderr,
+            )
             raise KeyboardInterrupt
 
     def save(self, state: Any, history: Any, optimizer: Any) -> None:
@@ -901,22 +950,33 @@ class _Checkpoints:
 
         if not self.args.save:
             return
-        save(self.args.save, self.s["config"], loss=self.s["loss"], state=state,
-             optimizer=optimizer, history=history, seeds=[self.s["seed"]],
-             callbacks=self.callbacks, scaler=self.scaler, classes=self.classes,
-             info=self.info)
+        save(
+            self.args.save,
+            self.s["config"],
+            loss=self.s["loss"],
+            state=state,
+            optimizer=optimizer,
+            history=history,
+            seeds=[self.s["seed"]],
+            callbacks=self.callbacks,
+            scaler=self.scaler,
+            classes=self.classes,
+            info=self.info,
+        )
 
 
 def _history_rows(history: Any, n_rows: int) -> Any:
-    """The first ``n_rows`` epochs of a history (the rest are not run yet)."""
+    """Return the first ``n_rows`` epochs of a history (the rest are not run yet)."""
     from .training import History
 
-    return History({k: v[:n_rows] for k, v in history.metrics.items()},
-                   history.diverged_epoch.copy())
+    return History(
+        {k: v[:n_rows] for k, v in history.metrics.items()},
+        history.diverged_epoch.copy(),
+    )
 
 
 def _scaling_of(x_train: Any) -> Any:
-    """The training part's standard scaling (as ``datasets.standardize`` fits it)."""
+    """Return the training part's standard scaling, fitted as ``standardize`` does."""
     from sklearn.preprocessing import StandardScaler
 
     from .serialization import Scaling
@@ -929,13 +989,18 @@ def _scaling_of(x_train: Any) -> Any:
 
 
 def _add_predict(sub: Any) -> None:
-    p = sub.add_parser("predict", help="predict with a saved model on a CSV file",
-                       description="Apply a model saved by 'mlplab train --save' (its "
-                       "input scaling included) to the rows of a CSV file whose header "
-                       "names the model's feature columns. Classifiers give the label and "
-                       "the probability of each class. When the CSV also holds the "
-                       "target column, the accuracy (or RMSE) is reported.")
-    p.add_argument("model", metavar="MODEL", help="a .safetensors file from train --save")
+    p = sub.add_parser(
+        "predict",
+        help="predict with a saved model on a CSV file",
+        description="Apply a model saved by 'mlplab train --save' (its "
+        "input scaling included) to the rows of a CSV file whose header "
+        "names the model's feature columns. Classifiers give the label and "
+        "the probability of each class. When the CSV also holds the "
+        "target column, the accuracy (or RMSE) is reported.",
+    )
+    p.add_argument(
+        "model", metavar="MODEL", help="a .safetensors file from train --save"
+    )
     p.add_argument("--data", metavar="FILE.csv", required=True, help="rows to predict")
     p.add_argument("--output", metavar="PREDS.csv", help="write the predictions here")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -948,14 +1013,19 @@ def _run_predict(args: argparse.Namespace) -> int:
     model = load(args.model)
     features = model.info.get("features")
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
-        raise UsageError(f"{args.model} does not name its feature columns (save it with "
-                         "'mlplab train --save')")
+        raise UsageError(
+            f"{args.model} does not name its feature columns (save it with "
+            "'mlplab train --save')"
+        )
     if len(features) != model.config.n_features:
-        raise UsageError(f"{args.model}: info.features names {len(features)} columns; "
-                         f"the network takes {model.config.n_features}")
+        raise UsageError(
+            f"{args.model}: info.features names {len(features)} columns; "
+            f"the network takes {model.config.n_features}"
+        )
     target = model.info.get("target")
-    x, truth = _read_predict_csv(args.data, features, target if isinstance(target, str)
-                                 else None)
+    x, truth = _read_predict_csv(
+        args.data, features, target if isinstance(target, str) else None
+    )
     result = _predict_rows(model, x)
     if truth is not None:
         result.update(_score(model, result, truth))
@@ -968,9 +1038,10 @@ def _run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_predict_csv(path: str, features: list[str],
-                      target: str | None) -> tuple[Any, list[str] | None]:
-    """The feature columns in the model's order (and the target cells, if present)."""
+def _read_predict_csv(
+    path: str, features: list[str], target: str | None
+) -> tuple[Any, list[str] | None]:
+    """Return the feature columns in the model's order, and the target cells."""
     import csv
 
     import numpy as np
@@ -994,23 +1065,30 @@ def _read_predict_csv(path: str, features: list[str],
             + (f"missing {', '.join(map(repr, missing[:5]))}" if missing else "")
             + ("; " if missing and extra else "")
             + (f"unexpected {', '.join(map(repr, extra[:5]))}" if extra else "")
-            + ("duplicate column names" if not missing and not extra else ""))
+            + ("duplicate column names" if not missing and not extra else "")
+        )
     index = [header.index(f) for f in features]
     x = np.empty((len(rows) - 1, len(features)))
     for i, row in enumerate(rows[1:]):
         if len(row) != len(header):
-            raise UsageError(f"{path}: line {i + 2} has {len(row)} cells; "
-                             f"expected {len(header)}")
+            raise UsageError(
+                f"{path}: line {i + 2} has {len(row)} cells; expected {len(header)}"
+            )
         for j, col in enumerate(index):
             try:
                 x[i, j] = float(row[col])
             except ValueError:
-                raise UsageError(f"{path}: non-numeric value {row[col]!r} at line {i + 2}, "
-                                 f"column {features[j]!r}") from None
+                raise UsageError(
+                    f"{path}: non-numeric value {row[col]!r} at line {i + 2}, "
+                    f"column {features[j]!r}"
+                ) from None
     if not np.all(np.isfinite(x)):
         raise UsageError(f"{path}: features must be finite numbers")
-    truth = [row[header.index(target)].strip() for row in rows[1:]] \
-        if target in header else None
+    truth = (
+        [row[header.index(target)].strip() for row in rows[1:]]
+        if target in header
+        else None
+    )
     return x, truth
 
 
@@ -1032,11 +1110,17 @@ def _predict_rows(model: Any, x: Any) -> dict[str, Any]:
     probs = np.hstack([1.0 - linked, linked]) if linked.shape[1] == 1 else linked
     # Labels from the logits, as train scores them (sigmoid(z) may round to 0.5).
     logits = np.mean(out, axis=0)
-    index = (logits[:, 0] > 0).astype(int) if linked.shape[1] == 1 \
+    index = (
+        (logits[:, 0] > 0).astype(int)
+        if linked.shape[1] == 1
         else np.argmax(logits, axis=1)
+    )
     labels = [model.classes[i] for i in index]
-    return {"classes": list(model.classes), "predictions": labels,
-            "probabilities": probs.tolist()}
+    return {
+        "classes": list(model.classes),
+        "predictions": labels,
+        "probabilities": probs.tolist(),
+    }
 
 
 def _score(model: Any, result: dict[str, Any], truth: list[str]) -> dict[str, Any]:
@@ -1047,7 +1131,9 @@ def _score(model: Any, result: dict[str, Any], truth: list[str]) -> dict[str, An
         y = np.array([float(t) for t in truth])
         pred = np.asarray(result["predictions"], np.float64).reshape(len(y), -1)[:, 0]
         return {"rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
-    hits = [_same_label(p, t) for p, t in zip(result["predictions"], truth, strict=True)]
+    hits = [
+        _same_label(p, t) for p, t in zip(result["predictions"], truth, strict=True)
+    ]
     return {"accuracy": float(np.mean(hits))}
 
 
