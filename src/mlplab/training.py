@@ -185,6 +185,7 @@ def fit(  # noqa: PLR0913
     callbacks: Sequence[Callable[[EpochView], Any]] = (),
     validation_data: tuple[Array, Array] | None = None,
     history: History | None = None,
+    sample_weight: Array | None = None,
 ) -> FitResult:
     """Train one member per seed for ``n_epochs`` epochs.
 
@@ -223,6 +224,11 @@ def fit(  # noqa: PLR0913
         The history of the run that ``state`` continues; the returned history
         then holds its epochs followed by this call's, as if the run had
         never stopped.
+    sample_weight : array, shape (n_samples,), optional
+        Non-negative weight of each training row in the loss (see ``losses``:
+        weighted sums, and weighted means normalised by the batch's total
+        weight). Rows keep their weights when shuffled. None weighs every row
+        equally; validation rows are never weighted.
 
     Returns
     -------
@@ -244,6 +250,7 @@ def fit(  # noqa: PLR0913
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None; got {batch_size}")
     full_batch = batch_size is None or batch_size >= n_samples
+    weights = _check_sample_weight(sample_weight, n_samples, x.dtype)
     if state is None:
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
@@ -256,6 +263,7 @@ def fit(  # noqa: PLR0913
         state, optimizer = _run_epochs(
             state, config, loss_fn, optimizer, x, y, batch_size, shuffle, full_batch,
             history, n_epochs, callbacks, validation_data, first_row,
+            sample_weight=weights,
         )
     diverged = np.flatnonzero(history.diverged_epoch >= 0)
     if diverged.size:
@@ -274,15 +282,18 @@ def _run_epochs(
     y: Array, batch_size: int | None, shuffle: bool, full_batch: bool,
     history: History, n_epochs: int, callbacks: Sequence[Callable[[EpochView], Any]],
     validation_data: tuple[Array, Array] | None, first_row: int = 0,
+    sample_weight: Array | None = None,
 ) -> tuple[TrainState, Any]:
     """The epoch loop: train, advance the epoch, record, apply callback decisions."""
     last_row = first_row + n_epochs - 1
     for row in range(first_row, last_row + 1):
         if full_batch:
-            state = _step(state, config, loss_fn, optimizer, x, y, history, row)
+            state = _step(state, config, loss_fn, optimizer, x, y, history, row,
+                          sample_weight=sample_weight)
         else:
             state = _minibatch_epoch(
-                state, config, loss_fn, optimizer, x, y, batch_size, shuffle, history, row  # type: ignore[arg-type]
+                state, config, loss_fn, optimizer, x, y, batch_size, shuffle, history, row,  # type: ignore[arg-type]
+                sample_weight=sample_weight,
             )
         state = state._replace(epoch=state.epoch + 1)
         _record_epoch(history, row, state, config, loss_fn, optimizer, validation_data)
@@ -454,6 +465,29 @@ def _check_data(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> None:
         )
 
 
+def _check_sample_weight(
+    sample_weight: Array | None, n_samples: int, dtype: Any
+) -> Array | None:
+    """Check per-row weights at the edge: ``(n_samples,)``, finite, >= 0, not all 0."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) (one weight per row); "
+            f"got {w.shape}"
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(
+            "sample_weight must be finite and >= 0; got a negative or non-finite weight"
+        )
+    if not np.any(w > 0):
+        raise ValueError(
+            "sample_weight must hold at least one non-zero weight; got all zeros"
+        )
+    return w
+
+
 def _initial_state(
     config: MLPConfig, optimizer: Any, seeds: Sequence[int], params: Params | None
 ) -> TrainState:
@@ -475,13 +509,17 @@ def _initial_state(
 def _minibatch_epoch(
     state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
     x: Array, y: Array, batch_size: int, shuffle: bool, history: History, row: int,
+    sample_weight: Array | None = None,
 ) -> TrainState:
     """One pass over shuffled mini-batches; records the epoch's combined loss."""
     n_samples = x.shape[-2]
+    w_epoch = sample_weight
     if shuffle:
         # One permutation per member per epoch, applied once (a single copy).
         order = np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
         x_epoch, y_epoch = _take_rows(x, order), _take_rows(y, order)
+        if sample_weight is not None:
+            w_epoch = sample_weight[order]  # (K, n_samples): each member's order
     else:
         x_epoch, y_epoch = x, y
     total = np.zeros(len(state.active), x.dtype)
@@ -489,8 +527,16 @@ def _minibatch_epoch(
     for start in range(0, n_samples, batch_size):
         xb = x_epoch[..., start:start + batch_size, :]
         yb = y_epoch[..., start:start + batch_size, :]
-        state, batch_loss, out = _update(state, config, loss_fn, optimizer, xb, yb, history, row)
-        weight = 1.0 if loss_fn.name == "sse" else xb.shape[-2] / n_samples
+        wb = None if w_epoch is None else w_epoch[..., start:start + batch_size]
+        state, batch_loss, out = _update(
+            state, config, loss_fn, optimizer, xb, yb, history, row, sample_weight=wb
+        )
+        if loss_fn.name == "sse":
+            weight: Any = 1.0
+        elif wb is None:
+            weight = xb.shape[-2] / n_samples
+        else:  # a weighted mean's share is its batch's share of the total weight
+            weight = np.sum(wb, axis=-1) / np.sum(sample_weight)  # type: ignore[arg-type]
         total += weight * batch_loss
         if correct is not None:
             correct += (xb.shape[-2] / n_samples) * accuracy(out, yb, loss_fn.name)
@@ -509,10 +555,11 @@ def _take_rows(a: Array, order: Array) -> Array:
 
 def _step(
     state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, history: History, row: int,
+    x: Array, y: Array, history: History, row: int, sample_weight: Array | None = None,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
-    state, batch_loss, out = _update(state, config, loss_fn, optimizer, x, y, history, row)
+    state, batch_loss, out = _update(state, config, loss_fn, optimizer, x, y, history, row,
+                                     sample_weight=sample_weight)
     history.metrics["loss"][row] = batch_loss
     if loss_fn.from_logits:
         history.metrics["accuracy"][row] = accuracy(out, y, loss_fn.name)
@@ -521,7 +568,7 @@ def _step(
 
 def _update(
     state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, history: History, row: int,
+    x: Array, y: Array, history: History, row: int, sample_weight: Array | None = None,
 ) -> tuple[TrainState, Array, Array]:
     """Forward, loss, backward and one update for every active member.
 
@@ -529,8 +576,9 @@ def _update(
     update (for metrics).
     """
     out, caches = forward(state.params, config, x)
-    batch_loss = loss_fn.value(out, y)
-    grads = backward(state.params, config, caches, loss_fn.grad(out, y))
+    batch_loss = loss_fn.value(out, y, sample_weight=sample_weight)
+    grad_out = loss_fn.grad(out, y, sample_weight=sample_weight)
+    grads = backward(state.params, config, caches, grad_out)
     arrays = param_arrays(state.params)
     updates, opt_state = optimizer.update(param_arrays(grads), state.opt_state, arrays)
     new_arrays = apply_updates(arrays, updates)
