@@ -80,9 +80,10 @@ def test_load_refuses_another_estimator_or_bad_params(tmp_path, rng):
     n = int.from_bytes(blob[:8], "little")
     meta = json.loads(json.loads(blob[8:8 + n])["__metadata__"]["mlplab"])
     tensors = st_load(blob)
-    for key, value, pattern in (("max_iter", -1, r"^info\.estimator\.params: max_it"),
-                                ("bogus", 1, r"^info\.estimator\.params: must name"),
-                                ("activation", {"x": 1}, r"^info\.estimator\.params\.")):
+    edits = (("max_iter", -1, r"^info\.estimator\.params: max_iter"),
+             ("bogus", 1, r"^info\.estimator\.params: must name"),
+             ("activation", {"x": 1}, r"^info\.estimator\.params\."))
+    for key, value, pattern in edits:
         edited = json.loads(json.dumps(meta))
         edited["info"]["estimator"]["params"][key] = value
         edited["digest"] = digest(edited, tensors)
