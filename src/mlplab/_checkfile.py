@@ -234,4 +234,4 @@ def _read_arrays(data: bytes, header: dict[str, Any]) -> dict[str, Array]:
             raise
         raise ValueError("file: safetensors could not read it") from None
     require(set(arrays) == set(header), "file", "arrays differ from the header")
-    return arrays  # type: ignore[no-any-return]
+    return arrays

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._checkfile import require, require_int, require_keys
 from ._types import Array
@@ -75,7 +76,7 @@ class Tensors:
 
     def take(
         self, name: str, shape: tuple[int, ...] | None, dtype: Any, finite: bool = True
-    ) -> Array:
+    ) -> NDArray[Any]:
         """Remove and return array ``name`` after checking it (``shape`` None: any)."""
         require(name in self.left, f"array {name!r}", "missing from the file")
         a = self.left.pop(name)
@@ -180,7 +181,7 @@ def check_config(value: Any, field: str, registry: Mapping[str, Any]) -> None:
         f"{field}.name",
         f"must be one of {', '.join(sorted(registry))}; got {name!r}",
     )
-    fields = dataclasses.fields(registry[name])
+    fields = dataclasses.fields(registry[str(name)])
     require_keys(entry, ["name", *(f.name for f in fields)], field)
     check_fields(fields, entry, field, chain=name == "chain")
 
@@ -355,7 +356,7 @@ def _generator(state: Any, field: str) -> np.random.Generator:
         f"{field}.bit_generator",
         f"must be one of {', '.join(sorted(BIT_GENERATORS))}; got {name!r}",
     )
-    bit_generator = BIT_GENERATORS[name]()
+    bit_generator = BIT_GENERATORS[str(name)]()
     try:
         bit_generator.state = entry
     except Exception as e:  # NumPy's own checks of the state dict
