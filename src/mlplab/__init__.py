@@ -67,6 +67,7 @@ _EXPORTS = {
     "TrainState": "training",
     "fit": "training",
     "Checkpoint": "serialization",
+    "Scaling": "serialization",
     "load": "serialization",
     "save": "serialization",
     "save_checkpoint": "serialization",
@@ -136,7 +137,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StepDecay,
         parse_schedule,
     )
-    from .serialization import Checkpoint, load, save, save_checkpoint
+    from .serialization import Checkpoint, Scaling, load, save, save_checkpoint
     from .training import (
         DivergenceWarning,
         EpochView,
