@@ -60,6 +60,8 @@ _EXPORTS = {
     "clip_by_value": "transforms",
     "optimizer_config": "transforms",
     "optimizer_from_config": "transforms",
+    "learning_rate_of": "transforms",
+    "with_learning_rate": "transforms",
     "DivergenceWarning": "training",
     "EpochView": "training",
     "FitResult": "training",
@@ -156,6 +158,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         chain,
         clip_by_global_norm,
         clip_by_value,
+        learning_rate_of,
         optimizer_config,
         optimizer_from_config,
+        with_learning_rate,
     )

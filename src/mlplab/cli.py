@@ -122,6 +122,7 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
     import numpy as np
 
+    from ._validation import lookup
     from .datasets import load_csv
     from .losses import LOSSES
     from .presets import original_setup
@@ -138,7 +139,8 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     hidden = args.hidden if args.hidden is not None else config.layer_sizes[1:-1]
     changes["layer_sizes"] = (x.shape[1], *hidden, 1)
     loss = args.loss or setup.loss
-    if loss in LOSSES and LOSSES[loss].from_logits and args.output_activation is None:
+    lookup(LOSSES, "loss", loss)
+    if LOSSES[loss].from_logits and args.output_activation is None:
         changes["output_activation"] = "identity"
     for field, value in (("activation", args.activation),
                          ("output_activation", args.output_activation),
@@ -747,7 +749,7 @@ def _add_gradcheck(sub: Any) -> None:
                        "Exits with 1 when any array's relative error exceeds --tol.")
     _add_network_options(p)
     p.add_argument("--tol", type=_floats, default=1e-6, help="relative error allowed (1e-6)")
-    p.add_argument("--eps", type=_floats, default=1e-6, help="central-difference step (1e-6)")
+    p.add_argument("--eps", type=_floats, default=1e-5, help="central-difference step (1e-5)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_gradcheck)
 
