@@ -73,12 +73,29 @@ _EXPORTS = {
     "load": "serialization",
     "save": "serialization",
     "save_checkpoint": "serialization",
+    "Decision": "training",
+    "accuracy": "training",
+    "learning_rate_of": "training",
+    "with_learning_rate": "training",
+    "EarlyStopping": "callbacks",
+    "ReduceLROnPlateau": "callbacks",
     "GradCheckRow": "gradcheck",
     "gradient_check": "gradcheck",
     "xor_data": "datasets",
     "load_csv": "datasets",
+    "DATASETS": "datasets",
+    "Dataset": "datasets",
+    "encode_targets": "datasets",
+    "load_dataset": "datasets",
+    "quadrant_xor": "datasets",
+    "split_data": "datasets",
+    "standardize": "datasets",
     "OriginalSetup": "presets",
     "original_setup": "presets",
+    "DATASET_RECIPES": "presets",
+    "DatasetRecipe": "presets",
+    "dataset_recipe": "presets",
+    "plot_training": "plots",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -99,7 +116,18 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .activations import ACTIVATIONS, sigmoid, softmax
-    from .datasets import load_csv, xor_data
+    from .callbacks import EarlyStopping, ReduceLROnPlateau
+    from .datasets import (
+        DATASETS,
+        Dataset,
+        encode_targets,
+        load_csv,
+        load_dataset,
+        quadrant_xor,
+        split_data,
+        standardize,
+        xor_data,
+    )
     from .gradcheck import GradCheckRow, gradient_check
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES
@@ -128,7 +156,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SGDState,
         apply_updates,
     )
-    from .presets import OriginalSetup, original_setup
+    from .plots import plot_training
+    from .presets import (
+        DATASET_RECIPES,
+        DatasetRecipe,
+        OriginalSetup,
+        dataset_recipe,
+        original_setup,
+    )
     from .schedules import (
         SCHEDULES,
         Constant,
@@ -141,12 +176,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .serialization import Checkpoint, Scaling, load, save, save_checkpoint
     from .training import (
+        Decision,
         DivergenceWarning,
         EpochView,
         FitResult,
         History,
         TrainState,
+        accuracy,
         fit,
+        learning_rate_of,
+        with_learning_rate,
     )
     from .transforms import (
         TRANSFORMS,

@@ -15,7 +15,7 @@ higher for accuracies). A NaN never improves.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,7 +33,7 @@ def _mode(monitor: str) -> float:
 
 
 def _monitored(view: EpochView, monitor: str, who: str) -> Array:
-    """This epoch's monitored values ``(K,)``, signed so that larger is better."""
+    """Return the epoch's monitored values ``(K,)``, signed so larger is better."""
     if monitor not in view.history.metrics:
         raise ValueError(
             f"{who} monitors {monitor!r}, which this run does not record (recorded: "
@@ -52,12 +52,16 @@ def _check_count(name: str, value: int) -> int:
 
 def _where(mask: BoolArray, new: Params, old: Params) -> Params:
     """Per member, the layers of ``new`` where ``mask`` else ``old`` (fresh arrays)."""
+
     def pick(a: Array | None, b: Array | None) -> Array | None:
         if a is None or b is None:
             return None
         return np.where(mask.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
-    return tuple(type(n)(*(pick(a, b) for a, b in zip(n, o, strict=True)))
-                 for n, o in zip(new, old, strict=True))
+
+    return tuple(
+        type(n)(*(pick(a, b) for a, b in zip(n, o, strict=True)))  # type: ignore[arg-type]
+        for n, o in zip(new, old, strict=True)
+    )
 
 
 @dataclass
@@ -100,10 +104,13 @@ class EarlyStopping:
     restore_best: bool = True
     best_value: Array = field(default_factory=lambda: np.zeros(0), init=False)
     best_epoch: Array = field(default_factory=lambda: np.zeros(0, np.int64), init=False)
-    stopped_epoch: Array = field(default_factory=lambda: np.zeros(0, np.int64), init=False)
+    stopped_epoch: Array = field(
+        default_factory=lambda: np.zeros(0, np.int64), init=False
+    )
     _best_params: Params | None = field(default=None, init=False, repr=False)
-    _wait: Array = field(default_factory=lambda: np.zeros(0, np.int64), init=False,
-                         repr=False)
+    _wait: Array = field(
+        default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         _check_count("patience", self.patience)
@@ -115,17 +122,22 @@ class EarlyStopping:
         if len(self._wait) != len(value):
             self._start(len(value), view.params)
         # a stopped member's record is final
-        improved = (value > self._signed_best() + self.min_delta) & (self.stopped_epoch < 0)
+        improved = (value > self._signed_best() + self.min_delta) & (
+            self.stopped_epoch < 0
+        )
         self._remember(improved, value, view)
         self._wait = np.where(improved, 0, self._wait + 1)
-        stop = view.active & (self._wait >= self.patience) & (self.stopped_epoch < 0)
+        stale = ~improved & (self._wait >= self.patience)
+        stop = view.active & stale & (self.stopped_epoch < 0)
         self.stopped_epoch[stop] = view.epoch
         if not self.restore_best or view.params is None:
             return Decision(stop=stop)
         restore = np.ones_like(stop) if view.last else stop
         if not restore.any() or self._best_params is None:
             return Decision(stop=stop)
-        return Decision(stop=stop, params=_where(restore, self._best_params, view.params))
+        return Decision(
+            stop=stop, params=_where(restore, self._best_params, view.params)
+        )
 
     def _start(self, n_members: int, params: Params | None) -> None:
         """Empty per-member records for ``n_members`` members."""
@@ -142,7 +154,9 @@ class EarlyStopping:
 
     def _remember(self, improved: BoolArray, value: Array, view: EpochView) -> None:
         """Record the improved members' value, epoch and (a copy of) weights."""
-        self.best_value = np.where(improved, _mode(self.monitor) * value, self.best_value)
+        self.best_value = np.where(
+            improved, _mode(self.monitor) * value, self.best_value
+        )
         self.best_epoch = np.where(improved, view.epoch, self.best_epoch)
         if view.params is not None and self._best_params is not None:
             self._best_params = _where(improved, view.params, self._best_params)
@@ -191,15 +205,22 @@ class ReduceLROnPlateau:
     min_delta: float = 0.0
     cooldown: int = 0
     min_learning_rate: float = 0.0
-    n_reductions: Array = field(default_factory=lambda: np.zeros(0, np.int64), init=False)
+    changes_learning_rate: ClassVar[bool] = True  # the trainer records the rate
+    n_reductions: Array = field(
+        default_factory=lambda: np.zeros(0, np.int64), init=False
+    )
     _best: Array = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
-    _wait: Array = field(default_factory=lambda: np.zeros(0, np.int64), init=False,
-                         repr=False)
-    _cooldown_left: Array = field(default_factory=lambda: np.zeros(0, np.int64),
-                                  init=False, repr=False)
+    _wait: Array = field(
+        default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False
+    )
+    _cooldown_left: Array = field(
+        default_factory=lambda: np.zeros(0, np.int64), init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
-        check_hyper("factor", self.factor, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_hyper(
+            "factor", self.factor, low=0.0, high=1.0, low_open=True, high_open=True
+        )
         _check_count("patience", self.patience)
         _check_count("cooldown", self.cooldown)
         check_hyper("min_delta", self.min_delta, low=0.0)
@@ -215,14 +236,16 @@ class ReduceLROnPlateau:
         cooling = self._cooldown_left > 0
         self._cooldown_left = np.maximum(self._cooldown_left - 1, 0)
         self._wait = np.where(improved | cooling, 0, self._wait + 1)
-        due = view.active & (self._wait >= self.patience)
+        due = view.active & ~improved & ~cooling & (self._wait >= self.patience)
         if not due.any():
             return Decision()
         self._wait[due] = 0
         self._cooldown_left[due] = self.cooldown
         self.n_reductions[due] += 1
         rate = self._rates(view)
-        new = np.where(due, np.maximum(rate * self.factor, self.min_learning_rate), rate)
+        new = np.where(
+            due, np.maximum(rate * self.factor, self.min_learning_rate), rate
+        )
         return Decision(learning_rate=tuple(float(r) for r in new))
 
     def _start(self, n_members: int) -> None:
@@ -233,7 +256,7 @@ class ReduceLROnPlateau:
         self.n_reductions = np.zeros(n_members, np.int64)
 
     def _rates(self, view: EpochView) -> Array:
-        """The optimizer's current rate of each member, ``(K,)``."""
+        """Return the optimizer's current rate of each member, ``(K,)``."""
         rate: Any = learning_rate_of(view.optimizer)
         if rate is None or callable(rate):
             raise ValueError(

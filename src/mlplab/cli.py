@@ -286,10 +286,12 @@ def _print_settings(settings: dict[str, Any]) -> None:
         f"{settings['dtype']}",
         f"loss      {settings['loss']}",
     ]
-    if opt and "momentum_style" not in opt:
+    if opt and opt["name"] != "SGD":  # adaptive, scheduled or chained
         lines.append(f"optimizer {_describe_optimizer(opt)}")
         batch = settings["batch_size"] or "full"
-        lines.append(f"training  {settings['epochs']} epochs, batch {batch}, seed {settings['seed']}")
+        seed = settings["seed"]
+        lines.append(f"training  {settings['epochs']} epochs, batch {batch}, "
+                     f"seed {seed}")
     elif opt:
         lines.append(
             f"optimizer SGD lr {opt['learning_rate']}, momentum {opt['momentum']} "
@@ -368,21 +370,26 @@ def _add_dataset_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
         "data sets and training controls (defaults per data set; see README)")
     g.add_argument("--dataset", metavar="NAME",
-                   help="xor, xor_2d, digits, iris, wine, breast_cancer, diabetes, moons, "
-                   "circles or quadrant_xor (picks output layer and loss from the task)")
+                   help="xor, xor_2d, digits, iris, wine, breast_cancer, diabetes, "
+                   "moons, circles or quadrant_xor (output layer and loss follow the "
+                   "task)")
     g.add_argument("--task", choices=("binary", "multiclass", "regression"),
-                   help="with --data: override the guess (non-numeric or integer target "
+                   help="with --data: override the guess (non-numeric or integer "
+                   "target "
                    "with <= 10 values -> classification, else regression)")
     g.add_argument("--test-size", type=_floats, default=0.2,
                    help="held-out test fraction, in (0, 1) (default 0.2)")
     g.add_argument("--validation-split", type=_floats,
-                   help="fraction of the training part held out for validation, in [0, 1)")
+                   help="fraction of the training part held out for validation, "
+                   "in [0, 1)")
     g.add_argument("--scale", dest="scale", action="store_true", default=None,
-                   help="standardise features (fitted on the training part; default for "
+                   help="standardise features (fitted on the training part; default "
+                   "for "
                    "the bundled real sets and CSV files)")
     g.add_argument("--no-scale", dest="scale", action="store_false",
                    help="do not standardise features")
-    g.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"),
+    g.add_argument("--optimizer",
+                   choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"),
                    help="default sgd for XOR, adam for data sets")
     g.add_argument("--schedule", metavar="SPEC",
                    help="learning-rate schedule, in optimizer steps: step:N[,GAMMA], "
@@ -392,7 +399,8 @@ def _add_dataset_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--clip-norm", type=_floats, metavar="MAX",
                    help="clip the gradients' global norm per member")
     g.add_argument("--early-stopping", action="store_true", default=None,
-                   help="stop when the validation loss stalls; restore the best weights")
+                   help="stop when the validation loss stalls; restore the best "
+                   "weights")
     g.add_argument("--patience", type=int,
                    help="epochs without improvement before early stopping (default 20)")
 
@@ -419,7 +427,8 @@ def _make_optimizer(
     from .schedules import parse_schedule
     from .transforms import chain, clip_by_global_norm
 
-    cls = OPTIMIZERS[name]
+    cls: Any = OPTIMIZERS[name]
+    optimizer: Any
     options = {f: getattr(args, o) for o, f in _OPTIMIZER_OPTIONS
                if getattr(args, o) is not None}
     fields = {f.name for f in dataclasses.fields(cls)}
@@ -442,7 +451,7 @@ def _make_optimizer(
 
 
 def _load_data(args: argparse.Namespace) -> Any:
-    """The Dataset named by --dataset, or read from --data/--target."""
+    """Return the Dataset named by --dataset, or read from --data/--target."""
     from .datasets import load_csv, load_dataset
 
     if args.dataset is not None:
@@ -450,7 +459,7 @@ def _load_data(args: argparse.Namespace) -> Any:
             raise UsageError("--dataset excludes --data, --target and --task")
         return load_dataset(args.dataset, seed=_seed(args))
     if args.target is None:
-        raise UsageError("--data needs --target COLUMN (the column to predict)")
+        raise UsageError("--data and --target go together (a CSV file and its column)")
     return load_csv(args.data, args.target, task=args.task)
 
 
@@ -461,53 +470,65 @@ def _seed(args: argparse.Namespace) -> int:
 def _check_fractions(args: argparse.Namespace, recipe: Any) -> float:
     """Check --test-size and --validation-split; return the validation fraction."""
     if not 0.0 < args.test_size < 1.0:
-        raise UsageError(f"--test-size must be strictly between 0 and 1; got {args.test_size}")
-    split = recipe.validation_split if args.validation_split is None else args.validation_split
+        raise UsageError(
+            f"--test-size must be strictly between 0 and 1; got {args.test_size}")
+    split = _option(args, recipe, "validation_split")
     if not 0.0 <= split < 1.0:
         raise UsageError(f"--validation-split must be in [0, 1); got {split}")
-    early = recipe.early_stopping if args.early_stopping is None else args.early_stopping
-    if early and split == 0.0:
-        raise UsageError("--early-stopping needs a validation split (--validation-split)")
+    if _option(args, recipe, "early_stopping") and split == 0.0:
+        raise UsageError("--early-stopping needs a validation split "
+                         "(--validation-split)")
     if args.patience is not None and args.patience < 0:
         raise UsageError(f"--patience must be >= 0; got {args.patience}")
     return float(split)
 
 
+def _option(args: argparse.Namespace, recipe: Any, name: str) -> Any:
+    """Return the option's value if given, else the recipe's default."""
+    value = getattr(args, name)
+    return getattr(recipe, name) if value is None else value
+
+
 def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
                  scale: bool) -> dict[str, Any]:
-    """Seeded train/validation/test parts (stratified for classification), scaled."""
+    """Seeded train/validation/test parts (stratified for classification), scaled.
+
+    Returns the parts ``{name: (x, y)}`` with ``y`` as loaded, the network
+    targets of each part (standardised for regression) and ``y_shift``, the
+    (mean, deviation) that maps network outputs back to the target's units.
+    """
     import numpy as np
 
-    from .datasets import split_data, standardize
+    from .datasets import encode_targets, split_data, standardize
 
     seed, stratify = _seed(args), data.task != "regression"
-    x, x_test, y, y_test = split_data(data.x, data.y, test_size=args.test_size, seed=seed,
-                                      stratify=stratify)
+    x, x_test, y, y_test = split_data(data.x, data.y, test_size=args.test_size,
+                                      seed=seed, stratify=stratify)
     parts = {"train": (x, y), "test": (x_test, y_test)}
     if validation_split > 0:
         x, x_val, y, y_val = split_data(x, y, test_size=validation_split, seed=seed,
                                         stratify=stratify)
-        parts = {"train": (x, y), "validation": (x_val, y_val), "test": (x_test, y_test)}
+        parts = {"train": (x, y), "validation": (x_val, y_val),
+                 "test": (x_test, y_test)}
     scaling = None
     if scale:
         scaling = _scaling_of(parts["train"][0])  # saved with --save (branch persist)
         scaled = standardize(*(xy[0] for xy in parts.values()))
-        parts = {k: (xs, xy[1]) for (k, xy), xs in zip(parts.items(), scaled, strict=True)}
+        parts = {k: (xs, xy[1])
+                 for (k, xy), xs in zip(parts.items(), scaled, strict=True)}
     y_train = parts["train"][1]
-    y_shift = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0) if not stratify \
-        else (0.0, 1.0)
-    return {"parts": parts, "y_shift": y_shift, "scaling": scaling}
+    mean, std = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0) \
+        if not stratify else (0.0, 1.0)
+    targets = {k: encode_targets((y - mean) / std if not stratify else y, data.task,
+                                 data.n_classes) for k, (_, y) in parts.items()}
+    return {"parts": parts, "targets": targets, "y_shift": (mean, std),
+            "scaling": scaling}
 
 
 def _dataset_setup(args: argparse.Namespace, data: Any, recipe: Any) -> dict[str, Any]:
     """Network, loss and optimizer for the data set: the recipe, then the options."""
     from .network import MLPConfig
 
-    for flag, value in (("--loss", args.loss), ("--output-activation",
-                                                 args.output_activation),
-                        ("--original", args.original or None)):
-        if value is not None:
-            raise UsageError(f"{flag} is chosen from the task with --dataset/--data")
     loss = {"multiclass": "cross_entropy", "binary": "binary_cross_entropy",
             "regression": "mse"}[data.task]
     hidden = recipe.hidden if args.hidden is None else args.hidden
@@ -528,15 +549,15 @@ def _dataset_setup(args: argparse.Namespace, data: Any, recipe: Any) -> dict[str
             "batch_size": batch, "seed": _seed(args)}
 
 
-def _dataset_callbacks(args: argparse.Namespace, recipe: Any, validate: bool) -> list[Any]:
+def _dataset_callbacks(
+    args: argparse.Namespace, recipe: Any, validate: bool
+) -> list[Any]:
     """EarlyStopping and ReduceLROnPlateau as the options ask."""
     from .callbacks import EarlyStopping, ReduceLROnPlateau
 
     callbacks: list[Any] = []
-    early = recipe.early_stopping if args.early_stopping is None else args.early_stopping
-    if early:
-        callbacks.append(EarlyStopping(
-            patience=recipe.patience if args.patience is None else args.patience))
+    if _option(args, recipe, "early_stopping"):
+        callbacks.append(EarlyStopping(patience=_option(args, recipe, "patience")))
     if args.schedule and args.schedule.startswith("plateau"):
         callbacks.append(_plateau(args.schedule, "val_loss" if validate else "loss",
                                   ReduceLROnPlateau))
@@ -548,7 +569,8 @@ def _plateau(spec: str, monitor: str, cls: Any) -> Any:
     name, _, rest = spec.partition(":")
     texts = [t.strip() for t in rest.split(",")] if rest.strip() else []
     if name != "plateau" or len(texts) > 2:
-        raise UsageError(f"schedule {spec!r} does not match 'plateau[:FACTOR[,PATIENCE]]'")
+        raise UsageError(
+            f"schedule {spec!r} does not match 'plateau[:FACTOR[,PATIENCE]]'")
     try:
         factor = float(texts[0]) if texts else 0.1
         patience = int(texts[1]) if len(texts) > 1 else 10
@@ -561,21 +583,21 @@ def _plateau(spec: str, monitor: str, cls: Any) -> Any:
 def _run_train_dataset(args: argparse.Namespace) -> int:
     import time
 
-    from .datasets import encode_targets
     from .presets import dataset_recipe
     from .training import fit
 
-    data = _load_data(args)
+    for flag, value in (("--loss", args.loss),
+                        ("--output-activation", args.output_activation),
+                        ("--original", args.original or None)):
+        if value is not None:
+            raise UsageError(f"{flag} is chosen from the task with --dataset/--data")
     recipe = dataset_recipe(args.dataset or "csv")
     validation_split = _check_fractions(args, recipe)
+    data = _load_data(args)
     scale = data.scale if args.scale is None else args.scale
     split = _split_parts(args, data, validation_split, scale)
     s = _dataset_setup(args, data, recipe)
-    mean, std = split["y_shift"]
-    targets = {k: encode_targets((y - mean) / std if data.task == "regression" else y,
-                                 data.task, data.n_classes)
-               for k, (_, y) in split["parts"].items()}
-    parts = split["parts"]
+    parts, targets = split["parts"], split["targets"]
     callbacks = _dataset_callbacks(args, recipe, "validation" in parts)
     settings = _dataset_settings(s, args, data, recipe, validation_split, scale)
     if not args.json:
@@ -594,16 +616,24 @@ def _run_train_dataset(args: argparse.Namespace) -> int:
                      if "validation" in parts else None, **ckpt.fit_kwargs())
         ckpt.save(result.state, result.history, result.optimizer)
     fit_seconds = time.perf_counter() - start
-    metrics = {k: _part_metrics(result.params, s["config"], data, x, y, split["y_shift"])
-               for k, (x, y) in parts.items()}
-    return _report_dataset(args, settings, data, result, metrics, callbacks, fit_seconds)
+    metrics = {
+        k: _part_metrics(result.params, s["config"], data, x, y, split["y_shift"])
+        for k, (x, y) in parts.items()
+    }
+    return _report_dataset(args, settings, data, result, metrics, callbacks,
+                           fit_seconds)
 
 
 def _part_metrics(params: Any, config: Any, data: Any, x: Any, y: Any,
                   y_shift: tuple[float, float]) -> dict[str, Any]:
     """Accuracy and confusion matrix, or RMSE and R^2 (in the target's units)."""
     import numpy as np
-    from sklearn.metrics import accuracy_score, confusion_matrix, mean_squared_error, r2_score
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        mean_squared_error,
+        r2_score,
+    )
 
     from .network import predict_raw
 
@@ -618,18 +648,19 @@ def _part_metrics(params: Any, config: Any, data: Any, x: Any, y: Any,
             "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist()}
 
 
-def _dataset_settings(s: dict[str, Any], args: argparse.Namespace, data: Any,
-                      recipe: Any, validation_split: float, scale: bool) -> dict[str, Any]:
-    """The settings in force for a data-set run, as plain JSON-able values."""
+def _dataset_settings(
+    s: dict[str, Any], args: argparse.Namespace, data: Any, recipe: Any,
+    validation_split: float, scale: bool,
+) -> dict[str, Any]:
+    """Return the settings in force for a data-set run as plain JSON-able values."""
     out = _settings(s)
-    early = recipe.early_stopping if args.early_stopping is None else args.early_stopping
+    early = _option(args, recipe, "early_stopping")
     out.update({
         "dataset": data.name, "task": data.task, "n_samples": int(data.x.shape[0]),
         "n_features": int(data.x.shape[1]), "classes": [str(c) for c in data.classes],
         "test_size": args.test_size, "validation_split": validation_split,
         "scale": scale, "early_stopping": early,
-        "patience": (recipe.patience if args.patience is None else args.patience)
-        if early else None,
+        "patience": _option(args, recipe, "patience") if early else None,
         "schedule": args.schedule,
     })
     return out
@@ -650,7 +681,8 @@ def _describe_optimizer(opt: dict[str, Any]) -> str:
 def _print_dataset_settings(settings: dict[str, Any]) -> None:
     from rich.console import Console
 
-    classes = f", classes {', '.join(settings['classes'])}" if settings["classes"] else ""
+    names = ", ".join(settings["classes"])
+    classes = f", classes {names}" if names else ""
     lines = [
         f"data      {settings['dataset']}: {settings['n_samples']} rows, "
         f"{settings['n_features']} features, {settings['task']}{classes}",
@@ -662,7 +694,8 @@ def _print_dataset_settings(settings: dict[str, Any]) -> None:
         f"init {settings['init']}, {settings['dtype']}",
         f"loss      {settings['loss']}",
         f"optimizer {_describe_optimizer(settings['optimizer'])}",
-        f"training  {settings['epochs']} epochs, batch {settings['batch_size'] or 'full'}"
+        f"training  {settings['epochs']} epochs, "
+        f"batch {settings['batch_size'] or 'full'}"
         + (f", early stopping (patience {settings['patience']})"
            if settings["early_stopping"] else ""),
     ]
@@ -677,13 +710,14 @@ def _report_dataset(args: argparse.Namespace, settings: dict[str, Any], data: An
 
     history = result.history
     stopper = next((c for c in callbacks if hasattr(c, "stopped_epoch")), None)
+    def epoch_or_none(epochs: Any) -> int | None:
+        return None if epochs is None or epochs[0] < 0 else int(epochs[0])
+
     summary = {
         "epochs_run": history.n_epochs,
-        "best_epoch": int(stopper.best_epoch[0]) if stopper is not None else None,
-        "stopped_epoch": (int(stopper.stopped_epoch[0])
-                          if stopper is not None and stopper.stopped_epoch[0] >= 0 else None),
-        "diverged_epoch": (int(history.diverged_epoch[0])
-                           if history.diverged_epoch[0] >= 0 else None),
+        "best_epoch": epoch_or_none(getattr(stopper, "best_epoch", None)),
+        "stopped_epoch": epoch_or_none(getattr(stopper, "stopped_epoch", None)),
+        "diverged_epoch": epoch_or_none(history.diverged_epoch),
         "fit_seconds": round(fit_seconds, 4),
     }
     if not args.no_plot:
@@ -721,7 +755,8 @@ def _print_dataset_metrics(data: Any, metrics: dict[str, Any],
         table.add_row(part, str(m["n_samples"]), *values)
     console.print(table)
     if not regression:
-        matrix = Table(title="test confusion matrix (rows: true class, columns: predicted)")
+        matrix = Table(
+            title="test confusion matrix (rows: true class, columns: predicted)")
         matrix.add_column("")
         for label in data.classes:
             matrix.add_column(str(label), justify="right")

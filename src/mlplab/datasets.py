@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._types import Array
 from ._validation import check_choice, lookup
@@ -36,6 +37,8 @@ __all__ = [
     "xor_data",
 ]
 
+IntArray = NDArray[np.int64]
+AnyArray = NDArray[Any]
 TASKS = ("binary", "multiclass", "regression")
 # A numeric CSV target with integer values only and at most this many distinct
 # values is taken for class labels (0/1, ratings 1-5, digits); anything else is
@@ -44,13 +47,15 @@ MAX_INTEGER_CLASSES = 10
 
 
 def xor_data(constant_column: bool = True) -> tuple[Array, Array]:
-    """The four XOR rows (with the original's constant third input) and targets.
+    """Return the four XOR rows (with the original's constant third input) and targets.
 
     Examples
     --------
     >>> x, y = xor_data()
-    >>> x.tolist(), y.tolist()
-    ([[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]], [0.0, 1.0, 1.0, 0.0])
+    >>> x.tolist()
+    [[0.0, 0.0, 1.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]]
+    >>> y.tolist()
+    [0.0, 1.0, 1.0, 0.0]
     """
     x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
     if constant_column:
@@ -84,7 +89,7 @@ class Dataset:
 
     name: str
     x: Array
-    y: Array
+    y: AnyArray
     task: str
     classes: tuple[Any, ...] = ()
     feature_names: tuple[str, ...] = ()
@@ -104,7 +109,9 @@ class Dataset:
 # ---------------------------------------------------------------- generated sets
 
 
-def quadrant_xor(n_samples: int, noise: float, rng: np.random.Generator) -> tuple[Array, Array]:
+def quadrant_xor(
+    n_samples: int, noise: float, rng: np.random.Generator
+) -> tuple[Array, IntArray]:
     """Points uniform on ``[-1, 1]^2``, class 1 where ``x0 * x1 < 0`` (XOR of signs).
 
     Gaussian noise of standard deviation ``noise`` is added to the points
@@ -124,15 +131,28 @@ def quadrant_xor(n_samples: int, noise: float, rng: np.random.Generator) -> tupl
 def _xor(seed: int, constant_column: bool) -> Dataset:
     x, y = xor_data(constant_column)
     names = ("x1", "x2", "constant")[: x.shape[1]]
-    return Dataset("xor" if constant_column else "xor_2d", x, y.astype(np.int64),
-                   "binary", (0, 1), names)
+    return Dataset(
+        "xor" if constant_column else "xor_2d",
+        x,
+        y.astype(np.int64),
+        "binary",
+        (0, 1),
+        names,
+    )
 
 
 def _generated(name: str, make: Callable[[int], Any]) -> Callable[[int], Dataset]:
     def load(seed: int) -> Dataset:
         x, y = make(seed)
-        return Dataset(name, np.asarray(x, np.float64), np.asarray(y, np.int64),
-                       "binary", (0, 1), ("x1", "x2"))
+        return Dataset(
+            name,
+            np.asarray(x, np.float64),
+            np.asarray(y, np.int64),
+            "binary",
+            (0, 1),
+            ("x1", "x2"),
+        )
+
     return load
 
 
@@ -144,12 +164,21 @@ def _bundled(name: str) -> Callable[[int], Dataset]:
         names = tuple(str(f) for f in bunch.feature_names)
         x = np.asarray(bunch.data, np.float64)
         if name == "diabetes":
-            return Dataset(name, x, np.asarray(bunch.target, np.float64), "regression",
-                           (), names, scale=True)
+            return Dataset(
+                name,
+                x,
+                np.asarray(bunch.target, np.float64),
+                "regression",
+                (),
+                names,
+                scale=True,
+            )
         labels = tuple(getattr(bunch, "target_names", np.unique(bunch.target)).tolist())
         task = "binary" if len(labels) == 2 else "multiclass"
-        return Dataset(name, x, np.asarray(bunch.target, np.int64), task, labels, names,
-                       scale=True)
+        return Dataset(
+            name, x, np.asarray(bunch.target, np.int64), task, labels, names, scale=True
+        )
+
     return load
 
 
@@ -238,19 +267,28 @@ def load_csv(path: str | Path, target: str, task: str | None = None) -> Dataset:
     path = Path(path)
     header, body = _read_rows(path)
     if target not in header:
-        raise ValueError(f"{path}: no column named {target!r}; columns are {', '.join(header)}")
+        raise ValueError(
+            f"{path}: no column named {target!r}; columns are {', '.join(header)}"
+        )
     t = header.index(target)
     features = tuple(h for j, h in enumerate(header) if j != t)
     if not features:
-        raise ValueError(f"{path}: needs at least one feature column besides {target!r}")
+        raise ValueError(
+            f"{path}: needs at least one feature column besides {target!r}"
+        )
     x = np.empty((len(body), len(features)))
     labels = []
     for i, row in enumerate(body):
         line = i + 2
         if len(row) != len(header):
-            raise ValueError(f"{path}: line {line} has {len(row)} cells; expected {len(header)}")
+            raise ValueError(
+                f"{path}: line {line} has {len(row)} cells; expected {len(header)}"
+            )
         cells = [c for j, c in enumerate(row) if j != t]
-        x[i] = [_number(c, path, line, name) for c, name in zip(cells, features, strict=True)]
+        x[i] = [
+            _number(c, path, line, name)
+            for c, name in zip(cells, features, strict=True)
+        ]
         labels.append(_cell(row[t], path, line, target))
     y, task, classes = _target(labels, path, target, task)
     return Dataset(str(path), x, y, task, classes, features, scale=True)
@@ -291,35 +329,39 @@ def _number(cell: str, path: Path, line: int, column: str) -> float:
             f"{path}: non-numeric value {text!r} at line {line}, column {column!r}"
         ) from None
     if not math.isfinite(value):
-        raise ValueError(f"{path}: non-finite value {text!r} at line {line}, column {column!r}")
+        raise ValueError(
+            f"{path}: non-finite value {text!r} at line {line}, column {column!r}"
+        )
     return value
 
 
 def _target(
     labels: list[str], path: Path, column: str, task: str | None
-) -> tuple[Array, str, tuple[Any, ...]]:
+) -> tuple[AnyArray, str, tuple[Any, ...]]:
     """Decide the task of a CSV target and encode it: ``(y, task, classes)``."""
     if task is not None:
         check_choice("task", task, TASKS)
     numeric = _as_numbers(labels)
-    if task == "regression" or (task is None and numeric is not None
-                                and not _looks_like_classes(numeric)):
+    if len(set(labels if numeric is None else numeric.tolist())) < 2:
+        raise ValueError(
+            f"{path}: target {column!r} is constant ({labels[0]!r}); nothing to learn"
+        )
+    if task == "regression" or (
+        task is None and numeric is not None and not _looks_like_classes(numeric)
+    ):
         if numeric is None:
             bad = next(v for v in labels if _as_numbers([v]) is None)
-            raise ValueError(f"{path}: regression target {column!r} must be finite "
-                             f"numbers; got {bad!r}")
-        if np.ptp(numeric) == 0:
-            raise ValueError(f"{path}: target {column!r} is constant ({numeric[0]:g}); "
-                             "nothing to learn")
+            raise ValueError(
+                f"{path}: regression target {column!r} must be finite "
+                f"numbers; got {bad!r}"
+            )
         return numeric, "regression", ()
     keys = list(numeric) if numeric is not None else labels
     classes = tuple(sorted(set(keys)))
-    if len(classes) < 2:
-        raise ValueError(f"{path}: target {column!r} has a single class ({labels[0]!r}); "
-                         "classification needs at least two")
     if task == "binary" and len(classes) != 2:
-        raise ValueError(f"{path}: task 'binary' needs 2 classes in {column!r}; "
-                         f"got {len(classes)}")
+        raise ValueError(
+            f"{path}: task 'binary' needs 2 classes in {column!r}; got {len(classes)}"
+        )
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[k] for k in keys], np.int64)
     if numeric is not None:
@@ -338,7 +380,10 @@ def _as_numbers(labels: list[str]) -> Array | None:
 
 def _looks_like_classes(values: Array) -> bool:
     """Integer values with few distinct ones (see ``MAX_INTEGER_CLASSES``)."""
-    return bool(np.all(values == np.round(values))) and len(np.unique(values)) <= MAX_INTEGER_CLASSES
+    return (
+        bool(np.all(values == np.round(values)))
+        and len(np.unique(values)) <= MAX_INTEGER_CLASSES
+    )
 
 
 # ---------------------------------------------------------------- splitting, scaling
@@ -379,9 +424,10 @@ def split_data(
             f"{len(y) - n_test} rows; each part needs at least {n_classes} "
             f"(one per class)"
         )
-    parts = train_test_split(x, y, test_size=test_size, random_state=seed,
-                             stratify=y if stratify else None)
-    return tuple(parts)  # type: ignore[return-value]
+    parts = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=y if stratify else None
+    )
+    return tuple(parts)
 
 
 def standardize(fit_on: Array, *others: Array) -> tuple[Array, ...]:

@@ -44,7 +44,10 @@ def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> 
 
 
 def plot_training(
-    metrics: dict[str, Array], path: str | Path, title: str = "training", member: int = 0
+    metrics: dict[str, Array],
+    path: str | Path,
+    title: str = "training",
+    member: int = 0,
 ) -> Path:
     """Write one member's training and validation loss against the epoch to a PNG.
 
@@ -75,8 +78,8 @@ def plot_training(
     handles, labels = ax.get_legend_handles_labels()
     if "learning_rate" in metrics:
         rate_ax = ax.twinx()
-        (line,) = rate_ax.plot(epochs, metrics["learning_rate"][:, member], color="gray",
-                               linestyle="--", linewidth=1)
+        rates = metrics["learning_rate"][:, member]
+        (line,) = rate_ax.plot(epochs, rates, color="gray", linestyle="--", linewidth=1)
         rate_ax.set_ylabel("learning rate")
         handles, labels = [*handles, line], [*labels, "learning rate"]
     ax.legend(handles, labels, loc="upper right")

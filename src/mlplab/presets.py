@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ._types import Array
 from .datasets import xor_data
 from .network import MLPConfig
 from .optimizers import SGD
 
-__all__ = ["DATASET_RECIPES", "DatasetRecipe", "OriginalSetup", "dataset_recipe", "original_setup"]
+__all__ = [
+    "DATASET_RECIPES",
+    "DatasetRecipe",
+    "OriginalSetup",
+    "dataset_recipe",
+    "original_setup",
+]
 
 
 @dataclass(frozen=True)
@@ -89,9 +93,9 @@ DATASET_RECIPES: dict[str, DatasetRecipe] = {
     # 96.5% test accuracy for seed 0.
     "breast_cancer": DatasetRecipe(hidden=(16,), activation="tanh",
                                    init="glorot_uniform", n_epochs=100),
-    "iris": DatasetRecipe(hidden=(16,), learning_rate=1e-2, n_epochs=200, batch_size=16),
-    "wine": DatasetRecipe(hidden=(16,), learning_rate=1e-2, n_epochs=200, batch_size=16),
-    "diabetes": DatasetRecipe(hidden=(32,), learning_rate=1e-3, n_epochs=500,
+    "iris": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
+    "wine": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
+    "diabetes": DatasetRecipe(hidden=(8,), learning_rate=1e-3, n_epochs=500,
                               early_stopping=True),
     "moons": _SMOOTH_2D,
     "circles": _SMOOTH_2D,

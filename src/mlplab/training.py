@@ -74,7 +74,7 @@ class History:
     ``metrics["val_loss"]`` (and ``"val_accuracy"``) are measured on the
     weights after each epoch. ``metrics["learning_rate"]`` is the rate of each
     member's last step in the epoch, recorded when the rate is a schedule or a
-    callback has changed it. When callbacks stop every member the run ends
+    callback may change it. When callbacks stop every member the run ends
     early and the arrays have one row per epoch actually run.
     """
 
@@ -124,8 +124,8 @@ class EpochView(NamedTuple):
     state: TrainState | None = None
 
     def latest(self, metric: str) -> Array:
-        """This epoch's value of ``metric`` for every member, shape ``(K,)``."""
-        return self.history.metrics[metric][self.row]
+        """Return this epoch's ``metric`` for every member, shape ``(K,)``."""
+        return np.asarray(self.history.metrics[metric][self.row])
 
 
 class Decision(NamedTuple):
@@ -255,7 +255,7 @@ def fit(  # noqa: PLR0913
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
     new_rows = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
-                              validation_data is not None)
+                              validation_data is not None, callbacks)
     history, first_row = _continued_history(history, new_rows)
     with np.errstate(over="ignore", invalid="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
@@ -338,8 +338,10 @@ def _continued_history(previous: History | None, new: History) -> tuple[History,
     return History(metrics, previous.diverged_epoch.copy()), n_old
 
 
-def _as_arrays(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> tuple[Array, Array]:
-    """Inputs and targets as arrays of the network's dtype, checked against it."""
+def _as_arrays(
+    config: MLPConfig, x: Array, y: Array, loss_fn: Any
+) -> tuple[Array, Array]:
+    """Return inputs and targets in the network's dtype, checked against it."""
     x = np.asarray(x, dtype=config.np_dtype)
     y = prepare_targets(y, config.n_outputs).astype(config.np_dtype, copy=False)
     _check_data(config, x, y, loss_fn)
@@ -348,15 +350,18 @@ def _as_arrays(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> tuple[Arr
 
 def _empty_history(
     n_epochs: int, n_members: int, dtype: Any, loss_fn: Any, optimizer: Any,
-    validation: bool,
+    validation: bool, callbacks: Sequence[Any],
 ) -> History:
-    """A history with a NaN-filled ``(n_epochs, K)`` array per recorded metric."""
+    """Return a history with a NaN-filled ``(n_epochs, K)`` array per metric."""
     names = ["loss"]
     if loss_fn.from_logits:
         names.append("accuracy")
     if validation:
         names += ["val_loss", "val_accuracy"] if loss_fn.from_logits else ["val_loss"]
-    if callable(learning_rate_of(optimizer)):
+    # a callback that may change the rate says so (ReduceLROnPlateau does)
+    if callable(learning_rate_of(optimizer)) or any(
+        getattr(c, "changes_learning_rate", False) for c in callbacks
+    ):
         names.append("learning_rate")
     metrics = {name: np.full((n_epochs, n_members), np.nan, dtype) for name in names}
     return History(metrics, np.full(n_members, -1, np.int64))
@@ -379,7 +384,7 @@ def _record_epoch(
 
 
 def _current_rate(optimizer: Any, state: TrainState) -> Array:
-    """The rate of each member's latest step, shape ``(K,)``."""
+    """Return the rate of each member's latest step, shape ``(K,)``."""
     step = max(int(getattr(state.opt_state, "step", 1)) - 1, 0)
     rate = np.asarray(learning_rate_at(learning_rate_of(optimizer), step), np.float64)
     return np.broadcast_to(rate, state.active.shape)
@@ -400,14 +405,16 @@ def _apply_callbacks(
             state = state._replace(params=decision.params)
         if decision.stop is not None:
             stopped = True
-            state = state._replace(active=state.active & ~np.asarray(decision.stop, bool))
+            stop = np.asarray(decision.stop, bool)
+            state = state._replace(active=state.active & ~stop)
         if decision.learning_rate is not None:
-            optimizer = _with_learning_rate(optimizer, decision.learning_rate, history, row)
+            rate = decision.learning_rate
+            optimizer = _with_learning_rate(optimizer, rate, history, row)
     return state, optimizer, stopped
 
 
 def _as_decision(result: Any) -> Decision:
-    """A callback's result as a ``Decision`` (None and bare stop masks allowed)."""
+    """Return a callback's result as a ``Decision`` (None, bare stop masks too)."""
     if result is None or isinstance(result, Decision):
         return result or Decision()
     return Decision(stop=np.asarray(result, bool))
@@ -416,7 +423,7 @@ def _as_decision(result: Any) -> Decision:
 def _with_learning_rate(
     optimizer: Any, learning_rate: Any, history: History, row: int
 ) -> Any:
-    """The optimizer with a new rate; start recording rates if not yet recorded."""
+    """Return the optimizer with a new rate; start recording rates if needed."""
     if "learning_rate" not in history.metrics:
         before = np.asarray(learning_rate_of(optimizer), np.float64)
         rates = np.full_like(history.loss, np.nan, dtype=np.float64)
@@ -426,7 +433,7 @@ def _with_learning_rate(
 
 
 def learning_rate_of(optimizer: Any) -> Any:
-    """The optimizer's ``learning_rate`` (a chain's: its last transform's), or None."""
+    """Return the ``learning_rate`` (a chain's last transform's), or None."""
     transforms = getattr(optimizer, "transforms", None)
     if transforms:
         return learning_rate_of(transforms[-1])
@@ -434,7 +441,7 @@ def learning_rate_of(optimizer: Any) -> Any:
 
 
 def with_learning_rate(optimizer: Any, learning_rate: Any) -> Any:
-    """A copy of the optimizer (or chain) with a new rate, via ``dataclasses.replace``.
+    """Return the optimizer (or chain) with a new rate, via ``dataclasses.replace``.
 
     Examples
     --------
@@ -594,7 +601,8 @@ def _update(
         new_arrays = _select(active, new_arrays, arrays)
         opt_state = _select(active, opt_state, state.opt_state)
     params = with_arrays(state.params, new_arrays)
-    return state._replace(params=params, opt_state=opt_state, active=active), batch_loss, out
+    state = state._replace(params=params, opt_state=opt_state, active=active)
+    return state, batch_loss, out
 
 
 def accuracy(out: Array, y: Array, loss: str) -> Array:
@@ -614,10 +622,10 @@ def accuracy(out: Array, y: Array, loss: str) -> Array:
     """
     if loss == "cross_entropy":
         hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
-        return np.mean(hits, axis=-1)
+        return np.asarray(np.mean(hits, axis=-1), np.float64)
     if loss == "binary_cross_entropy":
         hits = (out > 0) == (y > 0.5)
-        return np.mean(hits, axis=(-2, -1))
+        return np.asarray(np.mean(hits, axis=(-2, -1)), np.float64)
     raise ValueError(
         f"accuracy needs a classification loss (cross_entropy or "
         f"binary_cross_entropy); got {loss!r}"
