@@ -96,6 +96,9 @@ _EXPORTS = {
     "DatasetRecipe": "presets",
     "dataset_recipe": "presets",
     "plot_training": "plots",
+    # estimator (scikit-learn interface)
+    "MLPClassifier": "estimator",
+    "MLPRegressor": "estimator",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -128,6 +131,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         standardize,
         xor_data,
     )
+    from .estimator import MLPClassifier, MLPRegressor
     from .gradcheck import GradCheckRow, gradient_check
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES

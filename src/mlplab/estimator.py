@@ -38,7 +38,6 @@ from .training import EpochView, History, TrainState, fit
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-OPTIMIZER_NAMES = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 HIDDEN_ACTIVATIONS = ("identity", "sigmoid", "logistic", "tanh", "relu", "leaky_relu")
 
 
@@ -77,10 +76,10 @@ def _print_loss(view: EpochView) -> None:
     print(line)
 
 
-def _concat(old: History | None, new: History, rows: int) -> History:
+def _concat(old: History, new: History, rows: int) -> History:
     """Append ``new``'s first ``rows`` epochs to ``old`` (NaN for a missing metric)."""
     metrics = {k: v[:rows] for k, v in new.metrics.items()}
-    if old is None:
+    if not old.metrics:
         return History(metrics, new.diverged_epoch.copy())
     n_members = new.diverged_epoch.shape[0]
 
@@ -156,7 +155,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         momentum: Any = 0.9,
         momentum_style: str = "classical",
         nesterov: bool = False,
-        weight_decay: Any = 0.0,
+        weight_decay: Any = None,
         batch_size: int | str = "auto",
         max_iter: int = 200,
         tol: float = 1e-4,
@@ -197,9 +196,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     def _make_optimizer(self) -> Any:
         """Build the core optimizer named by ``optimizer`` from our parameters."""
         kwargs: dict[str, Any] = {
-            "learning_rate": _learning_rate(self.learning_rate, self.schedule),
-            "weight_decay": self.weight_decay,
+            "learning_rate": _learning_rate(self.learning_rate, self.schedule)
         }
+        if self.weight_decay is not None:
+            kwargs["weight_decay"] = self.weight_decay
         if self.optimizer == "sgd":
             kwargs.update(
                 momentum=self.momentum,
@@ -261,6 +261,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     ) -> None:
         """Shared body of ``fit`` and ``partial_fit``."""
         self._check_params()
+        optimizer = self._make_optimizer()  # bad names and rates fail before training
         fitted = hasattr(self, "_state")
         reset = not fitted or (not incremental and not self.warm_start)
         X, y = validate_data(
@@ -283,32 +284,34 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
                 )
         if reset:
             self._config = self._make_config(X.shape[1], target.shape[1])
-            self.history_: History | None = None
+            self.history_ = History()
             self.member_seeds_ = self._member_seeds()
         elif target.shape[1] != self._config.n_outputs:
             raise ValueError(
                 f"y has {target.shape[1]} outputs but the network was fitted with "
                 f"{self._config.n_outputs}"
             )
-        state = None if reset else self._resume_state()
+        state = None if reset else self._resume_state(optimizer)
         n_epochs = 1 if incremental else self.max_iter
-        self._train(X, target, weights, state, n_epochs, stop=not incremental)
+        self._train(
+            optimizer, X, target, weights, state, n_epochs, stop=not incremental
+        )
         self._set_fitted_attributes()
 
-    def _resume_state(self) -> TrainState:
+    def _resume_state(self, optimizer: Any) -> TrainState:
         """Return the saved state with every finite member active again.
 
-        The optimizer state is kept unless ``optimizer`` names another kind.
+        The optimizer state is kept unless ``optimizer`` is of another kind;
+        changed hyperparameters (a new learning rate) apply from the next step.
         """
         state: TrainState = self._state
-        optimizer = self._make_optimizer()
         if type(optimizer) is not type(self._optimizer):
             state = state._replace(opt_state=optimizer.init(param_arrays(state.params)))
-        finite = self.history_.diverged_epoch < 0 if self.history_ else state.active
-        return state._replace(active=np.asarray(finite, bool))
+        return state._replace(active=self.history_.diverged_epoch < 0)
 
     def _core_fit(
         self,
+        optimizer: Any,
         X: Array,
         target: Array,
         weights: Array | None,
@@ -318,7 +321,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         validation: tuple[Array, Array] | None = None,
     ) -> None:
         """Make one call of ``training.fit`` with this estimator's settings."""
-        self._optimizer = self._make_optimizer()
+        self._optimizer = optimizer
         result = fit(
             self._config,
             X,
@@ -340,6 +343,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
     def _train(
         self,
+        optimizer: Any,
         X: Array,
         target: Array,
         weights: Array | None,
@@ -350,11 +354,11 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     ) -> None:
         """Train; with ``stop``, stop on tol (and hold out data for early_stopping).
 
-        scikit-learn's rule through the core's ``EarlyStopping``: a member
-        stops once the monitored loss has not beaten its best by more than
-        ``tol`` for ``n_iter_no_change + 1`` epochs in a row. It watches the
-        validation loss (restoring each member's best weights) with
-        ``early_stopping``, else the training loss.
+        Stopping is the core's ``EarlyStopping``: a member stops once the
+        monitored loss has not beaten its best by more than ``tol`` for
+        ``n_iter_no_change + 1`` epochs in a row (scikit-learn's count). It
+        watches the validation loss (and restores each member's best weights)
+        with ``early_stopping``, else the training loss.
         """
         validation = None
         if stop and self.early_stopping:
@@ -372,7 +376,9 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
             callbacks.append(stopper)
         if self.verbose:
             callbacks.append(_print_loss)
-        self._core_fit(X, target, weights, state, n_epochs, callbacks, validation)
+        self._core_fit(
+            optimizer, X, target, weights, state, n_epochs, callbacks, validation
+        )
         if stop:
             what = "training loss" if validation is None else "validation loss"
             self._warn_unconverged(stopper.stopped_epoch >= 0, what)
@@ -399,7 +405,7 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
     def _warn_unconverged(self, converged: BoolArray, what: str) -> None:
         """scikit-learn's ConvergenceWarning when max_iter ended a member's run."""
-        finite = self.history_.diverged_epoch < 0  # type: ignore[union-attr]
+        finite = self.history_.diverged_epoch < 0
         missing = int(np.sum(finite & ~converged))
         if missing:
             warnings.warn(
@@ -417,10 +423,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         single = self.n_members == 1
         self.coefs_ = [layer.w[0] if single else layer.w for layer in params]
         self.intercepts_ = [layer.b[0] if single else layer.b for layer in params]  # type: ignore[index]
-        loss = self.history_.loss  # type: ignore[union-attr]
+        loss = self.history_.loss
         self.loss_curve_ = [float(v) for v in np.mean(loss, axis=1)]
         self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else float("nan")
-        val = self.history_.metrics.get("val_loss")  # type: ignore[union-attr]
+        val = self.history_.metrics.get("val_loss")
         self.validation_loss_curve_: list[float] | None = None
         self.best_loss_ = min(self.loss_curve_, default=float("nan"))
         if val is not None:
@@ -432,28 +438,21 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
     # -- prediction --------------------------------------------------------
 
-    def _member_outputs(self, X: Any) -> Array:
-        """Each member's linked outputs ``(K, n_samples, n_outputs)``."""
+    def _raw_outputs(self, X: Any) -> Array:
+        """Return each member's raw outputs ``(K, n_samples, n_outputs)``."""
         check_is_fitted(self, "coefs_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        raw = predict_raw(
-            self._state.params, self._config, X.astype(self._config.dtype)
-        )
-        return np.asarray(LOSSES[self._loss_name].link(raw), dtype=np.float64)
+        x = X.astype(self._config.dtype, copy=False)
+        return predict_raw(self._state.params, self._config, x)
 
-    def _raw_mean(self, X: Any) -> Array:
-        """Return the members' mean raw output (logits for the classifier)."""
-        check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        raw = predict_raw(
-            self._state.params, self._config, X.astype(self._config.dtype)
-        )
-        return np.asarray(raw.mean(axis=0), dtype=np.float64)
+    def _member_outputs(self, X: Any) -> Array:
+        """Return each member's predictions (probabilities for the classifier)."""
+        raw = self._raw_outputs(X)  # checks that the model is fitted first
+        return np.asarray(LOSSES[self._loss_name].link(raw), dtype=np.float64)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
-        tags.non_deterministic = False
         return tags
 
     # -- saving and loading (branch persist) -------------------------------
@@ -556,8 +555,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
         scikit-learn's own.
     nesterov : bool, default=False
         SGD's Nesterov look-ahead.
-    weight_decay : float or tuple of float, default=0.0
-        L2 penalty (coupled; decoupled for adamw), on weight matrices only.
+    weight_decay : float, tuple of float or None, default=None
+        L2 penalty on weight matrices (coupled; decoupled for adamw); None
+        keeps the optimizer's default (0, and 0.01 for adamw).
     batch_size : int or "auto", default="auto"
         Rows per step; "auto" is ``min(200, n_samples)``. Full batches are
         not shuffled.
@@ -569,8 +569,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     n_iter_no_change : int, default=10
         A member stops after more than this many epochs without improvement.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` (stratified), stop on its loss and
-        keep each member's weights from its best validation epoch.
+        Hold out ``validation_fraction`` (stratified), stop on its loss
+        (unweighted) and keep each member's weights from its best epoch.
     validation_fraction : float, default=0.1
         Share of the data held out with ``early_stopping``.
     shuffle : bool, default=True
@@ -717,7 +717,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
 
     def decision_function(self, X: Any) -> Array:
         """Return the members' mean logits: ``(n_samples,)`` for binary targets."""
-        logits = self._raw_mean(X)
+        logits = np.asarray(self._raw_outputs(X).mean(axis=0), dtype=np.float64)
         return logits[:, 0] if logits.shape[1] == 1 else logits
 
     def predict(self, X: Any) -> Array:

@@ -75,7 +75,8 @@ def _weight_column(sample_weight: Array, y_pred: Array) -> Array:
 def _mean_scale(w: Array, n_outputs: int) -> Array:
     """Return ``1 / (n_outputs sum_i w_i)``, ``(1 or K, 1, 1)``; 0 if the sum is 0."""
     total = np.sum(w, axis=1, keepdims=True) * n_outputs
-    return np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+    scale: Array = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+    return scale
 
 
 @dataclass(frozen=True)

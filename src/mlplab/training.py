@@ -565,8 +565,9 @@ def _step(
     x: Array, y: Array, history: History, row: int, sample_weight: Array | None = None,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
-    state, batch_loss, out = _update(state, config, loss_fn, optimizer, x, y, history, row,
-                                     sample_weight=sample_weight)
+    state, batch_loss, out = _update(
+        state, config, loss_fn, optimizer, x, y, history, row, sample_weight=sample_weight
+    )
     history.metrics["loss"][row] = batch_loss
     if loss_fn.from_logits:
         history.metrics["accuracy"][row] = accuracy(out, y, loss_fn.name)

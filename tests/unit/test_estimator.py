@@ -510,3 +510,33 @@ def test_warm_start_with_early_stopping_keeps_one_validation_row_per_epoch(blobs
     assert np.isfinite(val[:3]).all()
     assert np.isfinite(val[6:]).all()
     assert len(clf.validation_loss_curve_) == clf.n_iter_ == 9
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adamw", "rmsprop", "adagrad"])
+def test_every_optimizer_by_name_lowers_the_loss(name, blobs):
+    X, y = blobs
+    clf = MLPClassifier(
+        (8,), optimizer=name, learning_rate=0.01, max_iter=20, random_state=0
+    ).fit(X, y)
+    assert clf.loss_curve_[-1] < clf.loss_curve_[0]
+
+
+def test_weight_decay_none_keeps_the_optimizers_default(blobs):
+    X, y = blobs
+    kw = dict(optimizer="adamw", learning_rate=0.05, max_iter=10, random_state=0)
+    default = MLPClassifier((4,), **kw).fit(X, y)
+    explicit = MLPClassifier((4,), weight_decay=0.01, **kw).fit(X, y)
+    none = MLPClassifier((4,), weight_decay=0.0, **kw).fit(X, y)
+    _assert_same_weights(default, explicit, rtol=0, atol=0)
+    assert not np.allclose(default.coefs_[0], none.coefs_[0])
+
+
+def test_warm_start_may_switch_optimizer_kind(blobs):
+    X, y = blobs
+    clf = MLPClassifier(
+        (4,), optimizer="sgd", max_iter=5, warm_start=True, random_state=0
+    ).fit(X, y)
+    before = [c.copy() for c in clf.coefs_]
+    clf.set_params(optimizer="adam").fit(X, y)
+    assert clf.n_iter_ == 10
+    assert not np.allclose(before[0], clf.coefs_[0])
