@@ -68,6 +68,11 @@ _EXPORTS = {
     "History": "training",
     "TrainState": "training",
     "fit": "training",
+    "Checkpoint": "serialization",
+    "Scaling": "serialization",
+    "load": "serialization",
+    "save": "serialization",
+    "save_checkpoint": "serialization",
     "Decision": "training",
     "accuracy": "training",
     "learning_rate_of": "training",
@@ -199,6 +204,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StepDecay,
         parse_schedule,
     )
+    from .serialization import Checkpoint, Scaling, load, save, save_checkpoint
     from .training import (
         Decision,
         DivergenceWarning,

@@ -94,6 +94,53 @@ def _concat(old: History, new: History, rows: int) -> History:
     return History(joined, diverged)
 
 
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Return constructor parameters as JSON.
+
+    A schedule object becomes its config; a RandomState instance becomes None
+    (the member seeds are saved).
+    """
+    from .transforms import optimizer_config
+
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if key == "schedule" and not isinstance(value, str) and value is not None:
+            value = optimizer_config(value)
+        elif key == "random_state" and not isinstance(value, (int, np.integer)):
+            value = None
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value.item() if isinstance(value, np.generic) else value
+    return out
+
+
+def _params_from_json(cls: Any, params: Any) -> dict[str, Any]:
+    """Check saved constructor parameters: known names, JSON scalars or lists."""
+    from .transforms import optimizer_from_config
+
+    expected = cls().get_params()
+    if not isinstance(params, dict) or set(params) != set(expected):
+        raise ValueError(f"info.estimator.params: must name exactly {cls.__name__}'s "
+                         f"parameters ({', '.join(sorted(expected))})")
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, list):
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       for v in value):
+                raise ValueError(f"info.estimator.params.{key}: must be numbers")
+            value = tuple(value)
+        elif isinstance(value, dict) and key == "schedule":
+            from ._statefile import check_config
+            from .schedules import SCHEDULES
+
+            check_config(value, f"info.estimator.params.{key}", SCHEDULES)
+            value = optimizer_from_config(value)
+        elif value is not None and not isinstance(value, (bool, int, float, str)):
+            raise ValueError(f"info.estimator.params.{key}: not a saved value")
+        out[key] = value
+    return out
+
+
 class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     """What both estimators share: parameters, training, prediction."""
 
@@ -408,6 +455,75 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         tags.target_tags.multi_output = True
         return tags
 
+    # -- saving and loading (branch persist) -------------------------------
+
+    def save(self, path: Any) -> Any:
+        """Write the fitted estimator to one ``.safetensors`` file (``mlplab.save``).
+
+        The file holds the weights, the optimizer state, the history, the
+        member seeds and shuffling state (so ``partial_fit`` or a warm-started
+        ``fit`` continues exactly), the class labels and the constructor
+        parameters. Returns the path written.
+        """
+        from .serialization import save
+
+        check_is_fitted(self, "coefs_")
+        binarizer = getattr(self, "_binarizer", None)
+        info = {"estimator": {
+            "class": type(self).__name__,
+            "params": _json_params(self.get_params()),
+            "y_type": None if binarizer is None else binarizer.y_type_,
+            "feature_names_in": [str(f) for f in getattr(self, "feature_names_in_",
+                                                          [])],
+        }}
+        classes = None if binarizer is None else list(self.classes_)
+        return save(path, self._config, loss=self._loss_name, state=self._state,
+                    optimizer=self._optimizer, history=self.history_,
+                    seeds=self.member_seeds_, classes=classes, info=info)
+
+    @classmethod
+    def load(cls, path: Any) -> Any:
+        """Read an estimator written by ``save`` (validated like ``mlplab.load``).
+
+        Raises
+        ------
+        ValueError
+            If the file is not a valid model file or holds another estimator.
+        """
+        from .serialization import load
+
+        saved = load(path)
+        entry = saved.info.get("estimator")
+        if not isinstance(entry, dict) or entry.get("class") != cls.__name__:
+            raise ValueError(f"info.estimator: {path} does not hold a saved "
+                             f"{cls.__name__}")
+        est = cls(**_params_from_json(cls, entry.get("params")))
+        try:
+            est._check_params()
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"info.estimator.params: {e}") from None
+        if saved.state is None or saved.seeds is None or saved.history is None:
+            raise ValueError("training: an estimator file needs its training state")
+        est._config, est._state = saved.config, saved.state
+        est._optimizer = saved.optimizer
+        est.history_, est.member_seeds_ = saved.history, list(saved.seeds)
+        est.n_features_in_ = saved.config.n_features
+        names = entry.get("feature_names_in")
+        if isinstance(names, list) and names:
+            est.feature_names_in_ = np.asarray(names, dtype=object)
+        est._restore_targets(saved, entry.get("y_type"))
+        if len(saved.seeds) != est.n_members:
+            raise ValueError("n_members: the file's members differ from its parameters")
+        est._set_fitted_attributes()
+        return est
+
+    def _restore_targets(self, saved: Any, y_type: Any) -> None:
+        """Set what ``_encode_targets`` sets when fitting (regressor: nothing)."""
+        if saved.loss != self._loss_name:
+            raise ValueError(f"loss: a {type(self).__name__} uses {self._loss_name!r}; "
+                             f"got {saved.loss!r}")
+        self.out_activation_ = "identity"
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
     """A multilayer perceptron classifier with scikit-learn's interface.
@@ -554,6 +670,28 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
                 f"y holds labels {list(unseen)} not in classes_ {list(self.classes_)}"
             )
         return np.asarray(self._binarizer.transform(y), dtype=np.float64)
+
+    def _restore_targets(self, saved: Any, y_type: Any) -> None:
+        """Rebuild ``classes_`` and the label binarizer from the saved labels."""
+        if saved.classes is None or y_type not in ("binary", "multiclass",
+                                                   "multilabel-indicator"):
+            raise ValueError("classes: a saved MLPClassifier needs its class labels "
+                             "and target type")
+        classes = np.asarray(saved.classes)
+        if y_type == "multilabel-indicator":
+            binarizer = LabelBinarizer().fit(np.eye(len(classes), dtype=int))
+        else:
+            binarizer = LabelBinarizer().fit(classes)
+        if binarizer.y_type_ != y_type or len(binarizer.classes_) != len(classes):
+            raise ValueError(f"classes: {len(classes)} labels do not make a "
+                             f"{y_type!r} target")
+        multiclass = y_type == "multiclass"
+        self._loss_name = "cross_entropy" if multiclass else "binary_cross_entropy"
+        if saved.loss != self._loss_name:
+            raise ValueError(f"loss: a {y_type} MLPClassifier uses "
+                             f"{self._loss_name!r}; got {saved.loss!r}")
+        self._binarizer, self.classes_ = binarizer, binarizer.classes_
+        self.out_activation_ = "softmax" if multiclass else "logistic"
 
     def _stratify(self, target: Array) -> Array | None:
         """Stratify by class for binary and multiclass targets."""

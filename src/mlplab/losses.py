@@ -22,6 +22,7 @@ ever taken.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import math
