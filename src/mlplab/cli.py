@@ -54,6 +54,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
     _add_train(sub)
     _add_gradcheck(sub)
+    _add_playground(sub)
     return parser
 
 
@@ -371,4 +372,47 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
                       "of the loss")
         return 1
     console.print(f"gradient check passed (tolerance {args.tol:g})")
+    return 0
+
+
+# ---------------------------------------------------------------- playground
+
+
+def _add_playground(sub: Any) -> None:
+    p = sub.add_parser(
+        "playground", help="a local web page to train networks live",
+        description="Serve the mlplab playground: a web page to train a network live, "
+        "change the learning rate and momentum while it runs, see the decision boundary "
+        "and the diagnosis, and ask how often a setting works over many seeds. It binds "
+        "to 127.0.0.1 (this machine only) unless --host says otherwise, and needs no "
+        "internet. Limits: 4 hidden layers of at most 32 units, 1000 points, 100000 "
+        "epochs, 1000 seeds, and seeds x epochs x steps per epoch <= 5,000,000 for a "
+        "multi-seed run. Needs the extra: pip install 'mlplab[playground]'.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.set_defaults(run=_run_playground)
+
+
+def _run_playground(args: argparse.Namespace) -> int:
+    import socket
+
+    try:
+        from .playground import serve
+    except ImportError as e:
+        raise UsageError(f"the playground needs starlette and uvicorn ({e.name} is missing): "
+                         "pip install 'mlplab[playground]'") from None
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0..65535; got {args.port}")
+    try:  # fail with one line now rather than a uvicorn traceback later
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from None
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    where = ("loopback only: other machines cannot connect" if loopback else
+             "reachable from other machines: anyone who can reach this port can use it")
+    print(f"mlplab playground on http://{args.host}:{args.port}/ ({where}); "
+          "Ctrl+C stops it", flush=True)
+    serve(args.host, args.port)
     return 0
