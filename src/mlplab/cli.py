@@ -412,7 +412,8 @@ def _run_playground(args: argparse.Namespace) -> int:
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
     where = ("loopback only: other machines cannot connect" if loopback else
              "reachable from other machines: anyone who can reach this port can use it")
-    print(f"mlplab playground on http://{args.host}:{args.port}/ ({where}); "
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"mlplab playground on http://{shown}:{args.port}/ ({where}); "
           "Ctrl+C stops it", flush=True)
     serve(args.host, args.port)
     return 0
