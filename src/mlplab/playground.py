@@ -68,21 +68,23 @@ __all__ = ["MAX_SESSIONS", "Session", "SessionRegistry", "create_app", "serve"]
 
 STATIC = Path(__file__).with_name("static")
 MAX_SESSIONS = 64
-IDLE_SECONDS = 600  # a session with no page connected and no request for this long is closed
+IDLE_SECONDS = (
+    600  # a session with no page connected and no request for this long is closed
+)
 CHUNK_SECONDS = 0.03  # the training thread holds the lock for about this long at a time
 GRID = 48  # the decision boundary is computed on a GRID x GRID lattice
 
 
-class Conflict(Exception):
+class ConflictError(Exception):
     """A request that is valid but impossible in the session's state (HTTP 409)."""
 
 
-class NotFound(LookupError):
+class SessionNotFoundError(LookupError):
     """No open session has this id (HTTP 404)."""
 
 
 def _finite(values: Any, digits: int = 6) -> list[float | None]:
-    """A JSON-safe list: rounded floats, None for NaN or infinity."""
+    """Return a JSON-safe list: rounded floats, None for NaN or infinity."""
     return [round(float(v), digits) if math.isfinite(v) else None for v in values]
 
 
@@ -106,8 +108,16 @@ class Session:
     def _build(self, settings: Settings) -> None:
         """Build data, network and optimizer; draw the weights of ``settings.seed``."""
         run = build_run(settings)
-        start = fit(run.config, run.x, run.y, loss=run.loss, optimizer=run.optimizer,
-                    n_epochs=0, seeds=[settings.seed], batch_size=run.batch_size)
+        start = fit(
+            run.config,
+            run.x,
+            run.y,
+            loss=run.loss,
+            optimizer=run.optimizer,
+            n_epochs=0,
+            seeds=[settings.seed],
+            batch_size=run.batch_size,
+        )
         self.settings, self.run, self.state = settings, run, start.state
         self.train_loss: list[float] = []
         self.test_loss: list[float] = []
@@ -127,15 +137,25 @@ class Session:
         validation = (run.x_test, run.y_test) if len(run.x_test) else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DivergenceWarning)  # shown as a finding
-            result = fit(run.config, run.x, run.y, loss=run.loss, optimizer=run.optimizer,
-                         n_epochs=n_epochs, state=self.state, batch_size=run.batch_size,
-                         validation_data=validation)
+            result = fit(
+                run.config,
+                run.x,
+                run.y,
+                loss=run.loss,
+                optimizer=run.optimizer,
+                n_epochs=n_epochs,
+                state=self.state,
+                batch_size=run.batch_size,
+                validation_data=validation,
+            )
         self.state = result.state
         self.train_loss.extend(result.history.loss[:, 0].tolist())
         if validation is not None:
             # sse sums over rows: scale the test sum to the training set's size
             scale = len(run.x) / len(run.x_test) if run.loss == "sse" else 1.0
-            self.test_loss.extend((scale * result.history.metrics["val_loss"][:, 0]).tolist())
+            self.test_loss.extend(
+                (scale * result.history.metrics["val_loss"][:, 0]).tolist()
+            )
         if result.history.diverged_epoch[0] >= 0:
             self.diverged = True
         if self.diverged or self.state.epoch >= self.settings.epochs:
@@ -153,8 +173,9 @@ class Session:
             self.version += 1
             if self.thread is None:
                 self.stop.clear()
-                self.thread = threading.Thread(target=self._loop, daemon=True,
-                                               name=f"mlplab-train-{self.id}")
+                self.thread = threading.Thread(
+                    target=self._loop, daemon=True, name=f"mlplab-train-{self.id}"
+                )
                 self.thread.start()
 
     def _loop(self) -> None:
@@ -163,12 +184,16 @@ class Session:
         while True:
             with self.lock:
                 if not self.playing or self.stop.is_set():
-                    self.thread = None  # decided under the lock, so play() cannot miss it
+                    self.thread = (
+                        None  # decided under the lock, so play() cannot miss it
+                    )
                     return
                 started = time.perf_counter()
                 self._advance(chunk)
                 elapsed = time.perf_counter() - started
-            chunk = int(min(max(chunk * CHUNK_SECONDS / max(elapsed, 1e-4), 1), 2 * chunk + 1))
+            chunk = int(
+                min(max(chunk * CHUNK_SECONDS / max(elapsed, 1e-4), 1), 2 * chunk + 1)
+            )
             time.sleep(0.002)
 
     def pause(self) -> None:
@@ -189,10 +214,12 @@ class Session:
 
     def _check_budget(self) -> None:
         if self.diverged:
-            raise Conflict("the run diverged; reset it or change the settings")
+            raise ConflictError("the run diverged; reset it or change the settings")
         if self.state.epoch >= self.settings.epochs:
-            raise Conflict(f"the run has used its budget of {self.settings.epochs} epochs; "
-                           "raise epochs or reset")
+            raise ConflictError(
+                f"the run has used its budget of {self.settings.epochs} epochs; "
+                "raise epochs or reset"
+            )
 
     def step(self, n_epochs: int) -> None:
         """Train ``n_epochs`` epochs now (paused or not)."""
@@ -206,19 +233,23 @@ class Session:
             self._build(self.settings)
 
     def update(self, values: dict[str, Any]) -> bool:
-        """Apply changed settings; return True when the run (and optimizer state) is kept."""
+        """Apply changed settings; return True if the run and optimizer state are kept."""
         with self.lock:
             new = parse_settings(values, self.settings)
-            changed = {f.name for f in dataclasses.fields(Settings)
-                       if getattr(new, f.name) != getattr(self.settings, f.name)}
+            changed = {
+                f.name
+                for f in dataclasses.fields(Settings)
+                if getattr(new, f.name) != getattr(self.settings, f.name)
+            }
             if changed <= LIVE_FIELDS:
                 opt = self.run.optimizer
                 names = {f.name for f in dataclasses.fields(opt)}
                 swap = {"learning_rate": new.lr}
                 if "momentum" in names:
                     swap["momentum"] = new.momentum
-                self.run = dataclasses.replace(self.run,
-                                               optimizer=dataclasses.replace(opt, **swap))
+                self.run = dataclasses.replace(
+                    self.run, optimizer=dataclasses.replace(opt, **swap)
+                )
                 self.settings = new
                 if self.state.epoch >= new.epochs:
                     self.playing = False
@@ -234,16 +265,31 @@ class Session:
         with self.lock:
             run, params = self.run, self.state.params
             out: dict[str, Any] = {
-                "id": self.id, "generation": self.generation, "version": self.version,
-                "epoch": self.state.epoch, "budget": self.settings.epochs,
-                "playing": self.playing, "diverged": self.diverged,
+                "id": self.id,
+                "generation": self.generation,
+                "version": self.version,
+                "epoch": self.state.epoch,
+                "budget": self.settings.epochs,
+                "playing": self.playing,
+                "diverged": self.diverged,
                 "settings": self.settings.to_query(),
-                "loss": {"since": since, "train": _finite(self.train_loss[since:]),
-                         "test": _finite(self.test_loss[since:]) if len(run.x_test) else None},
-                "train_loss": _finite(self.train_loss[-1:])[0] if self.train_loss else None,
-                "test_loss": _finite(self.test_loss[-1:])[0] if self.test_loss else None,
+                "loss": {
+                    "since": since,
+                    "train": _finite(self.train_loss[since:]),
+                    "test": _finite(self.test_loss[since:])
+                    if len(run.x_test)
+                    else None,
+                },
+                "train_loss": _finite(self.train_loss[-1:])[0]
+                if self.train_loss
+                else None,
+                "test_loss": _finite(self.test_loss[-1:])[0]
+                if self.test_loss
+                else None,
                 "train_accuracy": _finite(accuracy(run, params, run.x, run.y))[0],
-                "test_accuracy": _finite(accuracy(run, params, run.x_test, run.y_test))[0],
+                "test_accuracy": _finite(accuracy(run, params, run.x_test, run.y_test))[
+                    0
+                ],
                 "network": self._network(),
                 "boundary": self._boundary(),
                 "outputs": self._outputs(),
@@ -254,13 +300,19 @@ class Session:
             return out
 
     def _network(self) -> dict[str, Any]:
-        return {"layer_sizes": list(self.run.config.layer_sizes),
-                "weights": [np.round(layer.w[0], 4).tolist() for layer in self.state.params],
-                "biases": [None if layer.b is None else np.round(layer.b[0], 4).tolist()
-                           for layer in self.state.params]}
+        return {
+            "layer_sizes": list(self.run.config.layer_sizes),
+            "weights": [
+                np.round(layer.w[0], 4).tolist() for layer in self.state.params
+            ],
+            "biases": [
+                None if layer.b is None else np.round(layer.b[0], 4).tolist()
+                for layer in self.state.params
+            ],
+        }
 
     def _extent(self) -> tuple[float, float, float, float]:
-        """The square of the input plane the boundary covers."""
+        """Return the square of the input plane that the boundary covers."""
         if self.settings.data == "xor":
             return -0.5, 1.5, -0.5, 1.5
         pts = np.vstack([self.run.x, self.run.x_test])
@@ -276,40 +328,50 @@ class Session:
             grid = np.hstack([grid, np.ones((len(grid), 1))])
         with np.errstate(over="ignore", invalid="ignore"):
             p = probabilities(self.run, self.state.params, grid)[0]
-        return {"extent": [x0, x1, y0, y1], "n": GRID,
-                "values": _finite(np.nan_to_num(p, nan=0.5), 3)}
+        return {
+            "extent": [x0, x1, y0, y1],
+            "n": GRID,
+            "values": _finite(np.nan_to_num(p, nan=0.5), 3),
+        }
 
     def _points(self) -> dict[str, Any]:
         run = self.run
-        return {"train": np.round(run.x[:, :2], 4).tolist(), "train_y": run.y.tolist(),
-                "test": np.round(run.x_test[:, :2], 4).tolist(), "test_y": run.y_test.tolist()}
+        return {
+            "train": np.round(run.x[:, :2], 4).tolist(),
+            "train_y": run.y.tolist(),
+            "test": np.round(run.x_test[:, :2], 4).tolist(),
+            "test_y": run.y_test.tolist(),
+        }
 
     def _outputs(self) -> dict[str, Any] | None:
-        """The 4-point XOR table: inputs, targets, outputs and whether XOR is solved."""
+        """Return the 4-point XOR table: rows and whether XOR is solved."""
         if self.settings.data != "xor":
             return None
         run = self.run
         p = probabilities(run, self.state.params, run.x)[0]
-        rows = [{"input": r.tolist(), "target": float(t), "output": _finite([o])[0]}
-                for r, t, o in zip(run.x, run.y, p, strict=True)]
+        rows = [
+            {"input": r.tolist(), "target": float(t), "output": _finite([o])[0]}
+            for r, t, o in zip(run.x, run.y, p, strict=True)
+        ]
         return {"rows": rows, "solved": bool(np.all((p > 0.5) == (run.y > 0.5)))}
 
     def _current_findings(self) -> list[dict[str, str]]:
-        """Findings, recomputed at most twice a second while training."""
+        """Return the findings, recomputed at most twice a second while training."""
         when, epoch, cached = self._findings
         now = time.monotonic()
         if epoch == self.state.epoch or (self.playing and now - when < 0.5):
             return cached
         losses = np.asarray(self.train_loss[-500:])
         with np.errstate(over="ignore", invalid="ignore"):
-            result = findings(self.run, self.state.params, losses, self.state.epoch,
-                              self.diverged)
+            result = findings(
+                self.run, self.state.params, losses, self.state.epoch, self.diverged
+            )
         self._findings = (now, self.state.epoch, result)
         return result
 
 
 class SessionRegistry:
-    """The open sessions by id; idle ones without a page are closed on the next create."""
+    """The open sessions by id; idle ones without a page close on the next create."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, Session] = {}
@@ -320,18 +382,22 @@ class SessionRegistry:
         self._close_idle()
         with self.lock:
             if len(self.sessions) >= MAX_SESSIONS:
-                raise Conflict(f"too many open sessions (at most {MAX_SESSIONS}); close a tab")
+                raise ConflictError(
+                    f"too many open sessions (at most {MAX_SESSIONS}); close a tab"
+                )
         session = Session(settings)
         with self.lock:
             self.sessions[session.id] = session
         return session
 
     def get(self, session_id: str) -> Session:
-        """The open session ``session_id``, or NotFound."""
+        """Return the open session ``session_id`` or raise SessionNotFoundError."""
         with self.lock:
             session = self.sessions.get(session_id)
         if session is None:
-            raise NotFound(f"no session {session_id!r} (a session ends when its page closes)")
+            raise SessionNotFoundError(
+                f"no session {session_id!r} (a session ends when its page closes)"
+            )
         session.touched = time.monotonic()
         return session
 
@@ -358,17 +424,25 @@ class SessionRegistry:
 
 
 def options() -> dict[str, Any]:
-    """What the page needs to build its controls."""
+    """Return what the page needs to build its controls."""
     from .optimizers import OPTIMIZERS
 
     return {
         "defaults": Settings().to_query(),
-        "presets": {"original": preset(fixed=False).to_query(),
-                    "corrected": preset(fixed=True).to_query()},
-        "choices": {"data": DATA_SETS, "activation": ACTIVATION_CHOICES, "loss": LOSS_CHOICES,
-                    "init": INIT_CHOICES, "optimizer": tuple(OPTIMIZERS),
-                    "style": STYLE_CHOICES},
-        "limits": LIMITS, "live_fields": sorted(LIVE_FIELDS),
+        "presets": {
+            "original": preset(fixed=False).to_query(),
+            "corrected": preset(fixed=True).to_query(),
+        },
+        "choices": {
+            "data": DATA_SETS,
+            "activation": ACTIVATION_CHOICES,
+            "loss": LOSS_CHOICES,
+            "init": INIT_CHOICES,
+            "optimizer": tuple(OPTIMIZERS),
+            "style": STYLE_CHOICES,
+        },
+        "limits": LIMITS,
+        "live_fields": sorted(LIVE_FIELDS),
     }
 
 
@@ -379,7 +453,7 @@ def _error(status: int, message: str) -> Any:
 
 
 async def _body(request: Any) -> dict[str, Any]:
-    """The request's JSON object ({} when empty), or ValueError."""
+    """Return the request's JSON object ({} when empty) or raise ValueError."""
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -388,7 +462,9 @@ async def _body(request: Any) -> dict[str, Any]:
     except ValueError:
         raise ValueError("the request body must be a JSON object") from None
     if not isinstance(body, dict):
-        raise ValueError(f"the request body must be a JSON object; got {type(body).__name__}")
+        raise ValueError(
+            f"the request body must be a JSON object; got {type(body).__name__}"
+        )
     return body
 
 
@@ -469,22 +545,27 @@ async def _action(request: Any) -> Any:
         await run_in_threadpool(session.step, epochs)
     elif action == "seeds":
         n = _n_seeds(body, session.settings.seeds, LIMITS["seeds"])
-        result = await run_in_threadpool(run_seeds, session.settings, n,
-                                         lambda: session.closed)
+        result = await run_in_threadpool(
+            run_seeds, session.settings, n, lambda: session.closed
+        )
         return JSONResponse(result)
     elif action == "heatmap":
         n = _n_seeds(body, 10, LIMITS["heatmap_seeds"])
-        result = await run_in_threadpool(lr_momentum_heatmap, session.settings, n,
-                                         lambda: session.closed)
+        result = await run_in_threadpool(
+            lr_momentum_heatmap, session.settings, n, lambda: session.closed
+        )
         return JSONResponse(result)
     else:
-        return _error(404, f"unknown action {action!r}; expected play, pause, step, reset, "
-                      "seeds or heatmap")
+        return _error(
+            404,
+            f"unknown action {action!r}; expected play, pause, step, reset, "
+            "seeds or heatmap",
+        )
     return JSONResponse(await run_in_threadpool(session.snapshot))
 
 
 async def _live(websocket: Any) -> None:
-    """Send a snapshot whenever the session changes (at most 20 a second) until closed."""
+    """Send a snapshot whenever the session changes (at most 20 a second)."""
     import anyio
     from starlette.concurrency import run_in_threadpool
     from starlette.websockets import WebSocketDisconnect
@@ -492,7 +573,7 @@ async def _live(websocket: Any) -> None:
     registry = websocket.app.state.registry
     try:
         session = registry.get(websocket.path_params["id"])
-    except NotFound as e:
+    except SessionNotFoundError as e:
         await websocket.close(code=4404, reason=str(e.args[0])[:120])
         return
     await websocket.accept()
@@ -559,8 +640,12 @@ def create_app() -> Any:
         Route("/api/sessions/{id}/{action}", _action, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    handlers = {ValueError: bad_value, TypeError: bad_value, NotFound: missing,
-                Conflict: conflict}
+    handlers = {
+        ValueError: bad_value,
+        TypeError: bad_value,
+        SessionNotFoundError: missing,
+        ConflictError: conflict,
+    }
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
     app.state.registry = registry
     return app

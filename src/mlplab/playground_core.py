@@ -23,7 +23,14 @@ import numpy as np
 from ._types import Array
 from .datasets import quadrant_xor, xor_data
 from .losses import LOSSES
-from .network import MLPConfig, Params, backward, forward, init_params, param_arrays, predict_raw
+from .network import (
+    MLPConfig,
+    Params,
+    backward,
+    forward,
+    param_arrays,
+    predict_raw,
+)
 from .optimizers import OPTIMIZERS
 from .presets import original_setup
 from .training import DivergenceWarning, EpochView, fit
@@ -55,8 +62,14 @@ LIMITS = {
     "learning_rate": 100.0,
 }
 DATA_SETS = ("xor", "quadrant_xor", "moons", "circles", "spiral", "gaussians")
-ACTIVATION_CHOICES = ("sigmoid", "tanh", "relu", "leaky_relu", "identity",
-                      "sigmoid_wrong_derivative")
+ACTIVATION_CHOICES = (
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "identity",
+    "sigmoid_wrong_derivative",
+)
 LOSS_CHOICES = ("sse", "mse", "binary_cross_entropy")
 INIT_CHOICES = ("uniform", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 STYLE_CHOICES = ("classical", "lr-inside", "dampened", "ema")
@@ -79,7 +92,7 @@ def _moons(n: int, rng: np.random.Generator) -> tuple[Array, Array]:
 
 
 def _circles(n: int, rng: np.random.Generator) -> tuple[Array, Array]:
-    """A disc of radius 0.5 (class 1) inside a ring of radius 1 (class 0)."""
+    """Draw a disc of radius 0.5 (class 1) inside a ring of radius 1 (class 0)."""
     half = n // 2
     t = rng.uniform(0.0, 2 * math.pi, n)
     radius = np.r_[np.ones(half), np.full(n - half, 0.5)]
@@ -100,14 +113,22 @@ def _gaussians(n: int, rng: np.random.Generator) -> tuple[Array, Array]:
     """Two round clusters (std 0.25) centred at (-0.5, -0.5) and (0.5, 0.5)."""
     half = n // 2
     centres = np.r_[np.full((half, 2), -0.5), np.full((n - half, 2), 0.5)]
-    return centres + 0.25 * rng.standard_normal((n, 2)), np.r_[np.zeros(half), np.ones(n - half)]
+    return centres + 0.25 * rng.standard_normal((n, 2)), np.r_[
+        np.zeros(half), np.ones(n - half)
+    ]
 
 
-_GENERATORS = {"moons": _moons, "circles": _circles, "spiral": _spiral, "gaussians": _gaussians}
+_GENERATORS = {
+    "moons": _moons,
+    "circles": _circles,
+    "spiral": _spiral,
+    "gaussians": _gaussians,
+}
 
 
-def make_data(name: str, points: int, noise: float, test_ratio: float
-              ) -> tuple[Array, Array, Array, Array]:
+def make_data(
+    name: str, points: int, noise: float, test_ratio: float
+) -> tuple[Array, Array, Array, Array]:
     """Return ``(x_train, y_train, x_test, y_test)`` for a playground data set.
 
     ``xor`` is the original four rows with their constant third input (all
@@ -175,7 +196,7 @@ class Settings:
     seeds: int = 100
 
     def to_query(self) -> dict[str, str]:
-        """The settings as URL query values (the inverse of ``parse_settings``)."""
+        """Return the settings as URL query values (``parse_settings`` inverts it)."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
@@ -188,8 +209,9 @@ class Settings:
         return out
 
 
-def _number(name: str, text: Any, kind: type, low: float, high: float,
-            high_open: bool = False) -> Any:
+def _number(
+    name: str, text: Any, kind: type, low: float, high: float, high_open: bool = False
+) -> Any:
     """Parse one numeric setting and check its range, or raise ValueError."""
     try:
         value = kind(float(text)) if kind is float else int(str(text))
@@ -199,13 +221,17 @@ def _number(name: str, text: Any, kind: type, low: float, high: float,
         raise ValueError(f"{name} must be finite; got {text!r}")
     if value < low or (value >= high if high_open else value > high):
         bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be in [{low:g}, {high:g}{bracket}; got {value:g}")
+        raise ValueError(
+            f"{name} must be in [{low:g}, {high:g}{bracket}; got {value:g}"
+        )
     return value
 
 
 def _choice(name: str, text: Any, choices: tuple[str, ...]) -> str:
     if text not in choices:
-        raise ValueError(f"unknown {name} {text!r}; expected one of {', '.join(choices)}")
+        raise ValueError(
+            f"unknown {name} {text!r}; expected one of {', '.join(choices)}"
+        )
     return str(text)
 
 
@@ -224,14 +250,17 @@ def _hidden(text: Any) -> tuple[int, ...]:
     try:
         sizes = tuple(int(str(s).strip()) for s in items if str(s).strip())
     except ValueError:
-        raise ValueError(f"hidden must be comma-separated widths such as 4,4; got {text!r}"
-                         ) from None
+        raise ValueError(
+            f"hidden must be comma-separated widths such as 4,4; got {text!r}"
+        ) from None
     if not 1 <= len(sizes) <= LIMITS["hidden_layers"]:
-        raise ValueError(f"hidden must have 1 to {LIMITS['hidden_layers']} layers; got "
-                         f"{len(sizes)}")
+        raise ValueError(
+            f"hidden must have 1 to {LIMITS['hidden_layers']} layers; got {len(sizes)}"
+        )
     if any(not 1 <= s <= LIMITS["units"] for s in sizes):
-        raise ValueError(f"each hidden layer must have 1 to {LIMITS['units']} units; got "
-                         f"{text!r}")
+        raise ValueError(
+            f"each hidden layer must have 1 to {LIMITS['units']} units; got {text!r}"
+        )
     return sizes
 
 
@@ -262,12 +291,14 @@ _PARSERS = {
 def _positive_rate(text: Any) -> float:
     value = _number("lr", text, float, -math.inf, math.inf)
     if not 0 < value <= LIMITS["learning_rate"]:
-        raise ValueError(f"lr must be > 0 and <= {LIMITS['learning_rate']:g}; got {value:g}")
+        raise ValueError(
+            f"lr must be > 0 and <= {LIMITS['learning_rate']:g}; got {value:g}"
+        )
     return float(value)
 
 
 def parse_settings(values: Mapping[str, Any], base: Settings | None = None) -> Settings:
-    """Validate ``values`` (URL strings or JSON numbers) over ``base`` (default settings).
+    """Validate ``values`` (URL strings or JSON numbers) over ``base`` (or defaults).
 
     Raises
     ------
@@ -286,8 +317,9 @@ def parse_settings(values: Mapping[str, Any], base: Settings | None = None) -> S
     """
     unknown = sorted(set(values) - set(_PARSERS))
     if unknown:
-        raise ValueError(f"unknown setting {unknown[0]!r}; expected some of "
-                         f"{', '.join(_PARSERS)}")
+        raise ValueError(
+            f"unknown setting {unknown[0]!r}; expected some of {', '.join(_PARSERS)}"
+        )
     changes = {name: _PARSERS[name](value) for name, value in values.items()}
     settings = dataclasses.replace(base or Settings(), **changes)
     if settings.nesterov and settings.optimizer == "sgd" and settings.momentum == 0:
@@ -296,15 +328,25 @@ def parse_settings(values: Mapping[str, Any], base: Settings | None = None) -> S
 
 
 def preset(fixed: bool) -> Settings:
-    """The original program's settings (``mlplab.original_setup``), corrected or not."""
+    """Return the original program's settings (``original_setup``), fixed or not."""
     setup = original_setup(fixed=fixed)
     config, opt = setup.config, setup.optimizer
     return Settings(
-        data="xor", hidden=config.layer_sizes[1:-1], activation=config.activation,
-        loss=setup.loss, init=config.init, bias=config.use_bias, optimizer="sgd",
-        lr=float(opt.learning_rate), momentum=float(opt.momentum),  # type: ignore[arg-type]
-        style=opt.momentum_style, dampening=float(opt.dampening),  # type: ignore[arg-type]
-        nesterov=opt.nesterov, batch=0, seed=setup.seed, epochs=setup.n_epochs,
+        data="xor",
+        hidden=config.layer_sizes[1:-1],
+        activation=config.activation,
+        loss=setup.loss,
+        init=config.init,
+        bias=config.use_bias,
+        optimizer="sgd",
+        lr=float(opt.learning_rate),
+        momentum=float(opt.momentum),  # type: ignore[arg-type]
+        style=opt.momentum_style,
+        dampening=float(opt.dampening),  # type: ignore[arg-type]
+        nesterov=opt.nesterov,
+        batch=0,
+        seed=setup.seed,
+        epochs=setup.n_epochs,
     )
 
 
@@ -326,11 +368,15 @@ class Run:
 
 
 def make_optimizer(s: Settings) -> Any:
-    """The optimizer the settings describe (momentum where the optimizer has one)."""
+    """Build the optimizer the settings describe (momentum where it has one)."""
     if s.optimizer == "sgd":
-        return OPTIMIZERS["sgd"](learning_rate=s.lr, momentum=s.momentum,
-                                 momentum_style=s.style, dampening=s.dampening,
-                                 nesterov=s.nesterov)
+        return OPTIMIZERS["sgd"](
+            learning_rate=s.lr,
+            momentum=s.momentum,
+            momentum_style=s.style,
+            dampening=s.dampening,
+            nesterov=s.nesterov,
+        )
     if s.optimizer == "rmsprop":
         return OPTIMIZERS["rmsprop"](learning_rate=s.lr, momentum=s.momentum)
     return OPTIMIZERS[s.optimizer](learning_rate=s.lr)
@@ -340,10 +386,22 @@ def build_run(s: Settings) -> Run:
     """Build the network, optimizer and data of ``s``."""
     x, y, x_test, y_test = make_data(s.data, s.points, s.noise, s.test)
     logits = LOSSES[s.loss].from_logits
-    output = "identity" if logits else (
-        "sigmoid_wrong_derivative" if s.activation == "sigmoid_wrong_derivative" else "sigmoid")
-    config = MLPConfig((x.shape[1], *s.hidden, 1), activation=s.activation,
-                       output_activation=output, use_bias=s.bias, init=s.init)
+    output = (
+        "identity"
+        if logits
+        else (
+            "sigmoid_wrong_derivative"
+            if s.activation == "sigmoid_wrong_derivative"
+            else "sigmoid"
+        )
+    )
+    config = MLPConfig(
+        (x.shape[1], *s.hidden, 1),
+        activation=s.activation,
+        output_activation=output,
+        use_bias=s.bias,
+        init=s.init,
+    )
     batch = None if s.batch == 0 or s.batch >= len(x) else s.batch
     return Run(config, s.loss, make_optimizer(s), x, y, x_test, y_test, batch)
 
@@ -361,7 +419,7 @@ def accuracy(run: Run, params: Params, x: Array, y: Array) -> Array:
 
 
 def constant_loss(run: Run) -> float:
-    """The training loss of the best constant output (the plateau's height).
+    """Return the training loss of the best constant output (the plateau).
 
     For ``sse`` it is the summed squared deviation from the target mean (1.0
     on XOR), for ``mse`` its mean, for cross-entropy the binary entropy of
@@ -378,9 +436,10 @@ def constant_loss(run: Run) -> float:
 # ---------------------------------------------------------------- findings
 
 
-def findings(run: Run, params: Params, losses: Array, epoch: int,
-             diverged: bool) -> list[dict[str, str]]:
-    """The diagnosis of a one-member run in plain words: ``[{kind, title, text}]``.
+def findings(
+    run: Run, params: Params, losses: Array, epoch: int, diverged: bool
+) -> list[dict[str, str]]:
+    """Diagnose a one-member run in plain words: ``[{kind, title, text}]``.
 
     ``kind`` is ``"problem"``, ``"ok"`` or ``"info"``. Covered: the
     original's wrong derivative, divergence, the constant-predictor plateau,
@@ -389,13 +448,24 @@ def findings(run: Run, params: Params, losses: Array, epoch: int,
     """
     out = []
     if run.config.activation == "sigmoid_wrong_derivative":
-        out.append(_finding("problem", "Backpropagation is wrong",
-                            "This run keeps the original program's mistake: it multiplies by "
-                            "s'(s(z)) instead of s'(z) = s(z)(1 - s(z)), so the steps do not "
-                            "follow the gradient of the loss. Load the corrected preset."))
+        out.append(
+            _finding(
+                "problem",
+                "Backpropagation is wrong",
+                "This run keeps the original program's mistake: it multiplies by "
+                "s'(s(z)) instead of s'(z) = s(z)(1 - s(z)), so the steps do not "
+                "follow the gradient of the loss. Load the corrected preset.",
+            )
+        )
     if diverged:
-        out.append(_finding("problem", "Diverged", "The loss or the weights became infinite; "
-                            "the last finite weights are kept. Lower the learning rate."))
+        out.append(
+            _finding(
+                "problem",
+                "Diverged",
+                "The loss or the weights became infinite; "
+                "the last finite weights are kept. Lower the learning rate.",
+            )
+        )
     out.append(_plateau_finding(run, losses, epoch))
     out.extend(_unit_findings(run, params))
     out.append(_curvature_finding(run, params))
@@ -409,23 +479,37 @@ def _finding(kind: str, title: str, text: str) -> dict[str, str]:
 def _plateau_finding(run: Run, losses: Array, epoch: int) -> dict[str, str]:
     constant = constant_loss(run)
     if len(losses) == 0:
-        return _finding("info", "Not trained yet", f"The best constant output has loss "
-                        f"{constant:.4g}: that is the plateau where a stalled run sits.")
+        return _finding(
+            "info",
+            "Not trained yet",
+            f"The best constant output has loss "
+            f"{constant:.4g}: that is the plateau where a stalled run sits.",
+        )
     last = float(losses[-1])
-    recent = losses[-min(len(losses), 200):]
+    recent = losses[-min(len(losses), 200) :]
     flat = float(np.ptp(recent)) <= 1e-3 * max(constant, 1e-12)
     if epoch >= 200 and abs(last - constant) <= 0.02 * constant and flat:
-        return _finding("problem", "Stuck on the constant-output plateau",
-                        f"For the last {len(recent)} epochs the loss has stayed at {last:.4g}, "
-                        f"the loss of outputting the class average everywhere "
-                        f"({constant:.4g}). The network predicts the same value for every "
-                        "row. Try another seed (see how often this setting works with "
-                        "'run N seeds'), a larger learning rate or classical momentum.")
+        return _finding(
+            "problem",
+            "Stuck on the constant-output plateau",
+            f"For the last {len(recent)} epochs the loss has stayed at {last:.4g}, "
+            f"the loss of outputting the class average everywhere "
+            f"({constant:.4g}). The network predicts the same value for every "
+            "row. Try another seed (see how often this setting works with "
+            "'run N seeds'), a larger learning rate or classical momentum.",
+        )
     if last <= 0.05 * constant:
-        return _finding("ok", "Learning", f"The loss {last:.4g} is far below the "
-                        f"constant-output plateau {constant:.4g}.")
-    return _finding("info", "Training", f"The loss is {last:.4g}; the constant-output "
-                    f"plateau is at {constant:.4g}.")
+        return _finding(
+            "ok",
+            "Learning",
+            f"The loss {last:.4g} is far below the "
+            f"constant-output plateau {constant:.4g}.",
+        )
+    return _finding(
+        "info",
+        "Training",
+        f"The loss is {last:.4g}; the constant-output plateau is at {constant:.4g}.",
+    )
 
 
 def _unit_findings(run: Run, params: Params) -> list[dict[str, str]]:
@@ -440,17 +524,27 @@ def _unit_findings(run: Run, params: Params) -> list[dict[str, str]]:
             low = 0.0 if act.name != "tanh" else -1.0
             stuck = int(np.sum(np.all(np.minimum(a - low, 1.0 - a) < 1e-3, axis=1)))
             if stuck:
-                out.append(_finding("problem", f"Saturated units in layer {i + 1}",
-                                    f"{stuck} of {n} units output almost exactly {low:g} or "
-                                    "1 on every row, so almost no gradient passes through "
-                                    "them. Smaller initial weights or a smaller rate help."))
+                out.append(
+                    _finding(
+                        "problem",
+                        f"Saturated units in layer {i + 1}",
+                        f"{stuck} of {n} units output almost exactly {low:g} or "
+                        "1 on every row, so almost no gradient passes through "
+                        "them. Smaller initial weights or a smaller rate help.",
+                    )
+                )
         if act.name == "relu":
             dead = int(np.sum(np.all(z <= 0, axis=1)))
             if dead:
-                out.append(_finding("problem", f"Dead units in layer {i + 1}",
-                                    f"{dead} of {n} ReLU units are negative on every row: "
-                                    "they output 0 and never learn again. Try leaky_relu, "
-                                    "biases, or a smaller rate."))
+                out.append(
+                    _finding(
+                        "problem",
+                        f"Dead units in layer {i + 1}",
+                        f"{dead} of {n} ReLU units are negative on every row: "
+                        "they output 0 and never learn again. Try leaky_relu, "
+                        "biases, or a smaller rate.",
+                    )
+                )
     return out
 
 
@@ -458,7 +552,7 @@ def _loss_gradient(run: Run, params: Params, flat: Array) -> Array:
     """Backprop's gradient of the training loss at the flat parameter vector."""
     arrays, start, rebuilt = param_arrays(params), 0, []
     for a in arrays:
-        rebuilt.append(flat[start:start + a.size].reshape(a.shape))
+        rebuilt.append(flat[start : start + a.size].reshape(a.shape))
         start += a.size
     from .network import with_arrays
 
@@ -493,14 +587,17 @@ def largest_curvature(run: Run, params: Params, iterations: int = 30) -> float:
     the dominant eigenvalue is negative, a second iteration on ``H - l I``
     finds the largest one.
     """
-    params = tuple(type(layer)(*(None if a is None else a[:1] for a in layer))
-                   for layer in params)
+    params = tuple(
+        type(layer)(*(None if a is None else a[:1] for a in layer)) for layer in params
+    )
     w = np.concatenate([a.ravel() for a in param_arrays(params)])
     eps = 1e-5
 
     def hvp(v: Array) -> Array:
-        return (_loss_gradient(run, params, w + eps * v)  # type: ignore[no-any-return]
-                - _loss_gradient(run, params, w - eps * v)) / (2 * eps)
+        return (
+            _loss_gradient(run, params, w + eps * v)  # type: ignore[no-any-return]
+            - _loss_gradient(run, params, w - eps * v)
+        ) / (2 * eps)
 
     dominant = _power_iteration(hvp, w.size, 0.0, iterations)
     if dominant >= 0:
@@ -512,35 +609,54 @@ def _curvature_finding(run: Run, params: Params) -> dict[str, str]:
     """Compare the step with the stability limit of heavy-ball momentum."""
     opt = run.optimizer
     if type(opt).__name__ != "SGD":
-        return _finding("info", "Step size and curvature", "The stability limit below is "
-                        "for SGD; adaptive optimizers rescale each step.")
+        return _finding(
+            "info",
+            "Step size and curvature",
+            "The stability limit below is "
+            "for SGD; adaptive optimizers rescale each step.",
+        )
     with np.errstate(over="ignore", invalid="ignore"):
         curvature = largest_curvature(run, params)
     if not math.isfinite(curvature) or curvature <= 0:
-        return _finding("info", "Step size and curvature", "The loss has no positive "
-                        "curvature here, so there is no step-size limit to compare with.")
+        return _finding(
+            "info",
+            "Step size and curvature",
+            "The loss has no positive "
+            "curvature here, so there is no step-size limit to compare with.",
+        )
     lr, mu = float(opt.learning_rate), float(opt.momentum)
     rate = {"ema": lr * (1 - mu), "dampened": lr * (1 - float(opt.dampening))}.get(
-        opt.momentum_style, lr)
+        opt.momentum_style, lr
+    )
     limit = 2 * (1 + mu) / (1 + 2 * mu if opt.nesterov else 1)
     step = rate * curvature
     verdict = "below" if step < limit else "ABOVE"
-    text = (f"The sharpest direction of the loss has curvature {curvature:.3g}. The "
-            f"effective rate is {rate:.3g}"
-            + (f" (the EMA form multiplies the rate by 1 - momentum = {1 - mu:.3g})"
-               if opt.momentum_style == "ema" else "")
-            + f", so rate x curvature = {step:.3g}, {verdict} the stability limit "
-            f"{limit:.3g} for momentum {mu:g}. ")
-    text += ("Steps of this size are stable here." if step < limit else
-             "Expect oscillation or divergence; lower the rate.")
-    return _finding("ok" if step < limit else "problem", "Step size and curvature", text)
+    text = (
+        f"The sharpest direction of the loss has curvature {curvature:.3g}. The "
+        f"effective rate is {rate:.3g}"
+        + (
+            f" (the EMA form multiplies the rate by 1 - momentum = {1 - mu:.3g})"
+            if opt.momentum_style == "ema"
+            else ""
+        )
+        + f", so rate x curvature = {step:.3g}, {verdict} the stability limit "
+        f"{limit:.3g} for momentum {mu:g}. "
+    )
+    text += (
+        "Steps of this size are stable here."
+        if step < limit
+        else "Expect oscillation or divergence; lower the rate."
+    )
+    return _finding(
+        "ok" if step < limit else "problem", "Step size and curvature", text
+    )
 
 
 # ---------------------------------------------------------------- many seeds
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a success rate (95% for z = 1.96).
+    """Return the Wilson score interval of a success rate (95% for z = 1.96).
 
     Examples
     --------
@@ -559,14 +675,17 @@ def _check_seed_budget(run: Run, n_members: int, n_epochs: int) -> None:
     steps = 1 if run.batch_size is None else math.ceil(len(run.x) / run.batch_size)
     work = n_members * n_epochs * steps
     if work > LIMITS["seed_steps"]:
-        raise ValueError(f"seeds x epochs x steps per epoch must be <= "
-                         f"{LIMITS['seed_steps']:,}; got {n_members} x {n_epochs} x {steps} "
-                         f"= {work:,} (use fewer seeds or epochs, or a larger batch)")
+        raise ValueError(
+            f"seeds x epochs x steps per epoch must be <= "
+            f"{LIMITS['seed_steps']:,}; got {n_members} x {n_epochs} x {steps} "
+            f"= {work:,} (use fewer seeds or epochs, or a larger batch)"
+        )
 
 
-def _solve_tracker(run: Run, threshold: float, n_members: int, n_epochs: int,
-                   cancelled: Any) -> Any:
-    """A fit callback recording each member's first solved epoch in ``.first``.
+def _solve_tracker(
+    run: Run, threshold: float, n_members: int, n_epochs: int, cancelled: Any
+) -> Any:
+    """Make a fit callback recording each member's first solved epoch in ``.first``.
 
     Accuracy is checked every ``ceil(n_epochs / 1000)`` epochs (and on the
     last), which costs a forward pass each time; that is the resolution of
@@ -582,26 +701,43 @@ def _solve_tracker(run: Run, threshold: float, n_members: int, n_epochs: int,
         first[(first < 0) & solved & view.active] = view.epoch
         if cancelled():
             return np.ones(n_members, bool)
-        return first >= 0  # a solved member is done: stop it (the run ends when all are)
+        return (
+            first >= 0
+        )  # a solved member is done: stop it (the run ends when all are)
 
     callback.first = first  # type: ignore[attr-defined]
     return callback
 
 
-def _train_members(run: Run, optimizer: Any, n_members: int, epochs: int, solve: float,
-                   cancelled: Any) -> tuple[Array, Array, Array]:
-    """Train seeds 0..K-1 as one ensemble; return first solved epoch, final loss, diverged."""
+def _train_members(
+    run: Run, optimizer: Any, n_members: int, epochs: int, solve: float, cancelled: Any
+) -> tuple[Array, Array, Array]:
+    """Train seeds 0..K-1 as one ensemble: first solved epoch, final loss, diverged."""
     tracker = _solve_tracker(run, solve, n_members, epochs, cancelled)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
-        result = fit(run.config, run.x, run.y, loss=run.loss, optimizer=optimizer,
-                     n_epochs=epochs, seeds=range(n_members), batch_size=run.batch_size,
-                     callbacks=[tracker])
-    final = result.history.loss[-1] if result.history.n_epochs else np.full(n_members, np.nan)
+        result = fit(
+            run.config,
+            run.x,
+            run.y,
+            loss=run.loss,
+            optimizer=optimizer,
+            n_epochs=epochs,
+            seeds=range(n_members),
+            batch_size=run.batch_size,
+            callbacks=[tracker],
+        )
+    final = (
+        result.history.loss[-1]
+        if result.history.n_epochs
+        else np.full(n_members, np.nan)
+    )
     return tracker.first, final, result.history.diverged_epoch  # type: ignore[attr-defined]
 
 
-def run_seeds(s: Settings, n_seeds: int, cancelled: Any = lambda: False) -> dict[str, Any]:
+def run_seeds(
+    s: Settings, n_seeds: int, cancelled: Any = lambda: False
+) -> dict[str, Any]:
     """Train seeds 0..N-1 of ``s`` for ``s.epochs`` epochs as one ensemble.
 
     A seed succeeds when its training accuracy reaches ``s.solve`` at some
@@ -611,16 +747,23 @@ def run_seeds(s: Settings, n_seeds: int, cancelled: Any = lambda: False) -> dict
     """
     run = build_run(s)
     _check_seed_budget(run, n_seeds, s.epochs)
-    first, final, diverged = _train_members(run, run.optimizer, n_seeds, s.epochs, s.solve,
-                                            cancelled)
+    first, final, diverged = _train_members(
+        run, run.optimizer, n_seeds, s.epochs, s.solve, cancelled
+    )
     solved = (first >= 0) & (diverged < 0)
     constant = constant_loss(run)
     plateau = (~solved) & (np.abs(final - constant) <= 0.02 * constant)
     low, high = wilson_interval(int(solved.sum()), n_seeds)
-    return {"n_seeds": n_seeds, "epochs": s.epochs, "solved": int(solved.sum()),
-            "rate": float(solved.mean()), "interval": [low, high],
-            "plateau": int(plateau.sum()), "diverged": int((diverged >= 0).sum()),
-            "epochs_to_solve": [int(e) for e in np.where(solved, first, -1)]}
+    return {
+        "n_seeds": n_seeds,
+        "epochs": s.epochs,
+        "solved": int(solved.sum()),
+        "rate": float(solved.mean()),
+        "interval": [low, high],
+        "plateau": int(plateau.sum()),
+        "diverged": int((diverged >= 0).sum()),
+        "epochs_to_solve": [int(e) for e in np.where(solved, first, -1)],
+    }
 
 
 def heatmap_axes(s: Settings) -> tuple[list[float], list[float]]:
@@ -628,21 +771,28 @@ def heatmap_axes(s: Settings) -> tuple[list[float], list[float]]:
     rates = [min(s.lr * f, LIMITS["learning_rate"]) for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
     momenta = sorted({0.0, 0.5, 0.9, 0.99, s.momentum})
     while len(momenta) > 5:
-        momenta.remove(min((m for m in momenta if m != s.momentum),
-                           key=lambda m: abs(m - s.momentum)))
+        momenta.remove(
+            min(
+                (m for m in momenta if m != s.momentum),
+                key=lambda m: abs(m - s.momentum),
+            )
+        )
     return rates, momenta
 
 
-def lr_momentum_heatmap(s: Settings, n_seeds: int, cancelled: Any = lambda: False
-                        ) -> dict[str, Any]:
+def lr_momentum_heatmap(
+    s: Settings, n_seeds: int, cancelled: Any = lambda: False
+) -> dict[str, Any]:
     """Success rates on a 5 x 5 grid of learning rate x momentum around ``s``.
 
     Every cell trains seeds 0..n_seeds-1; all cells run as one ensemble with
     per-member learning rates and momenta.
     """
     if s.optimizer not in ("sgd", "rmsprop"):
-        raise ValueError(f"the heatmap varies momentum, which optimizer {s.optimizer!r} "
-                         "does not have; choose sgd or rmsprop")
+        raise ValueError(
+            f"the heatmap varies momentum, which optimizer {s.optimizer!r} "
+            "does not have; choose sgd or rmsprop"
+        )
     run = build_run(s)
     rates, momenta = heatmap_axes(s)
     cells = [(r, m) for m in momenta for r in rates]
@@ -650,15 +800,29 @@ def lr_momentum_heatmap(s: Settings, n_seeds: int, cancelled: Any = lambda: Fals
     _check_seed_budget(run, n_members, s.epochs)
     per_lr = tuple(r for r, _ in cells for _ in range(n_seeds))
     per_mu = tuple(m for _, m in cells for _ in range(n_seeds))
-    optimizer = dataclasses.replace(run.optimizer, learning_rate=per_lr, momentum=per_mu)
+    optimizer = dataclasses.replace(
+        run.optimizer, learning_rate=per_lr, momentum=per_mu
+    )
     seeds = np.tile(np.arange(n_seeds), len(cells))
     tracker = _solve_tracker(run, s.solve, n_members, s.epochs, cancelled)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
-        result = fit(run.config, run.x, run.y, loss=run.loss, optimizer=optimizer,
-                     n_epochs=s.epochs, seeds=seeds.tolist(), batch_size=run.batch_size,
-                     callbacks=[tracker])
+        result = fit(
+            run.config,
+            run.x,
+            run.y,
+            loss=run.loss,
+            optimizer=optimizer,
+            n_epochs=s.epochs,
+            seeds=seeds.tolist(),
+            batch_size=run.batch_size,
+            callbacks=[tracker],
+        )
     solved = (tracker.first >= 0) & (result.history.diverged_epoch < 0)  # type: ignore[attr-defined]
     table = solved.reshape(len(momenta), len(rates), n_seeds).mean(axis=2)
-    return {"learning_rates": rates, "momenta": momenta, "n_seeds": n_seeds,
-            "rate": table.tolist()}
+    return {
+        "learning_rates": rates,
+        "momenta": momenta,
+        "n_seeds": n_seeds,
+        "rate": table.tolist(),
+    }

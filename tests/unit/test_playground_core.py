@@ -33,11 +33,28 @@ from mlplab.training import fit
 
 
 def test_settings_round_trip_through_the_url():
-    s = Settings(data="spiral", noise=0.3, points=300, test=0.25, hidden=(8, 6),
-                 activation="tanh", loss="binary_cross_entropy", init="he_normal", bias=True,
-                 optimizer="rmsprop", lr=0.02, momentum=0.9, style="classical",
-                 dampening=0.3, nesterov=False, batch=16, seed=7, epochs=500, solve=0.9,
-                 seeds=30)
+    s = Settings(
+        data="spiral",
+        noise=0.3,
+        points=300,
+        test=0.25,
+        hidden=(8, 6),
+        activation="tanh",
+        loss="binary_cross_entropy",
+        init="he_normal",
+        bias=True,
+        optimizer="rmsprop",
+        lr=0.02,
+        momentum=0.9,
+        style="classical",
+        dampening=0.3,
+        nesterov=False,
+        batch=16,
+        seed=7,
+        epochs=500,
+        solve=0.9,
+        seeds=30,
+    )
     assert parse_settings(s.to_query()) == s
 
 
@@ -56,26 +73,44 @@ def test_presets_follow_original_setup():
         np.testing.assert_array_equal(run.y, setup.y)
 
 
-@pytest.mark.parametrize(("values", "message"), [
-    ({"data": "mnist"}, "unknown data set 'mnist'; expected one of xor, quadrant_xor"),
-    ({"lr": "-0.1"}, "lr must be > 0 and <= 100; got -0.1"),
-    ({"lr": "0"}, "lr must be > 0"),
-    ({"lr": "abc"}, "lr must be a number; got 'abc'"),
-    ({"momentum": "1"}, "momentum must be in [0, 1); got 1"),
-    ({"momentum": "-0.5"}, "momentum must be in [0, 1); got -0.5"),
-    ({"hidden": "4,64"}, f"each hidden layer must have 1 to {LIMITS['units']} units"),
-    ({"hidden": "2,2,2,2,2"}, f"hidden must have 1 to {LIMITS['hidden_layers']} layers"),
-    ({"hidden": "a"}, "hidden must be comma-separated widths"),
-    ({"seeds": "5000"}, f"seeds must be in [1, {LIMITS['seeds']}]; got 5000"),
-    ({"epochs": "0"}, "epochs must be in [1, 100000]; got 0"),
-    ({"bias": "maybe"}, "bias must be 0 or 1; got 'maybe'"),
-    ({"noise": "nan"}, "noise must be finite"),
-    ({"colour": "red"}, "unknown setting 'colour'"),
-    ({"nesterov": "1", "momentum": "0"}, "nesterov needs momentum > 0"),
-])
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"data": "mnist"},
+            "unknown data set 'mnist'; expected one of xor, quadrant_xor",
+        ),
+        ({"lr": "-0.1"}, "lr must be > 0 and <= 100; got -0.1"),
+        ({"lr": "0"}, "lr must be > 0"),
+        ({"lr": "abc"}, "lr must be a number; got 'abc'"),
+        ({"momentum": "1"}, "momentum must be in [0, 1); got 1"),
+        ({"momentum": "-0.5"}, "momentum must be in [0, 1); got -0.5"),
+        (
+            {"hidden": "4,64"},
+            f"each hidden layer must have 1 to {LIMITS['units']} units",
+        ),
+        (
+            {"hidden": "2,2,2,2,2"},
+            f"hidden must have 1 to {LIMITS['hidden_layers']} layers",
+        ),
+        ({"hidden": "a"}, "hidden must be comma-separated widths"),
+        ({"seeds": "5000"}, f"seeds must be in [1, {LIMITS['seeds']}]; got 5000"),
+        ({"epochs": "0"}, "epochs must be in [1, 100000]; got 0"),
+        ({"bias": "maybe"}, "bias must be 0 or 1; got 'maybe'"),
+        ({"noise": "nan"}, "noise must be finite"),
+        ({"colour": "red"}, "unknown setting 'colour'"),
+        ({"nesterov": "1", "momentum": "0"}, "nesterov needs momentum > 0"),
+    ],
+)
 def test_bad_settings_name_the_setting(values, message):
-    with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("(", r"\(")
-                       .replace(")", r"\)").replace("]", r"\]")):
+    with pytest.raises(
+        ValueError,
+        match="^"
+        + message.replace("[", r"\[")
+        .replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("]", r"\]"),
+    ):
         parse_settings(values)
 
 
@@ -108,6 +143,7 @@ def test_xor_is_the_original_four_rows_without_a_test_set():
     assert x.tolist() == [[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
     assert y.tolist() == [0, 1, 1, 0]
     assert x_test.shape == (0, 3)
+    assert y_test.shape == (0,)
 
 
 def test_constant_loss_is_the_plateau_height():
@@ -126,17 +162,33 @@ def test_largest_curvature_matches_the_full_hessian():
     from mlplab.playground_core import _loss_gradient
 
     eps = 1e-5
-    hessian = np.stack([
-        (_loss_gradient(run, params, flat + eps * e) - _loss_gradient(run, params, flat - eps * e))
-        / (2 * eps) for e in np.eye(flat.size)])
+    hessian = np.stack(
+        [
+            (
+                _loss_gradient(run, params, flat + eps * e)
+                - _loss_gradient(run, params, flat - eps * e)
+            )
+            / (2 * eps)
+            for e in np.eye(flat.size)
+        ]
+    )
     expected = np.linalg.eigvalsh((hessian + hessian.T) / 2).max()
-    assert largest_curvature(run, params, iterations=300) == pytest.approx(expected, rel=1e-4)
+    assert largest_curvature(run, params, iterations=300) == pytest.approx(
+        expected, rel=1e-4
+    )
 
 
 def _train(settings: Settings, epochs: int):
     run = build_run(settings)
-    result = fit(run.config, run.x, run.y, loss=run.loss, optimizer=run.optimizer,
-                 n_epochs=epochs, seeds=[settings.seed])
+    result = fit(
+        run.config,
+        run.x,
+        run.y,
+        loss=run.loss,
+        optimizer=run.optimizer,
+        n_epochs=epochs,
+        seeds=[settings.seed],
+    )
     return run, result
 
 
@@ -145,10 +197,19 @@ def test_a_stuck_run_is_named_a_plateau():
     # if the outputs start near 0.5, so start from zero weights
     s = dataclasses.replace(Settings(), lr=1e-4, init="normal")
     run = build_run(s)
-    params = tuple(type(layer)(np.zeros_like(layer.w), layer.b)
-                   for layer in init_params(run.config, [0]))
-    result = fit(run.config, run.x, run.y, loss="sse", optimizer=run.optimizer, n_epochs=400,
-                 params=params)
+    params = tuple(
+        type(layer)(np.zeros_like(layer.w), layer.b)
+        for layer in init_params(run.config, [0])
+    )
+    result = fit(
+        run.config,
+        run.x,
+        run.y,
+        loss="sse",
+        optimizer=run.optimizer,
+        n_epochs=400,
+        params=params,
+    )
     found = findings(run, result.params, result.history.loss[:, 0], 400, False)
     plateau = [f for f in found if f["title"] == "Stuck on the constant-output plateau"]
     assert plateau
@@ -157,13 +218,17 @@ def test_a_stuck_run_is_named_a_plateau():
 
 def test_a_solved_run_is_not_a_plateau_and_the_wrong_derivative_is_named():
     run, result = _train(Settings(lr=2.0), 3000)
-    titles = {f["title"] for f in findings(run, result.params, result.history.loss[:, 0],
-                                           3000, False)}
+    titles = {
+        f["title"]
+        for f in findings(run, result.params, result.history.loss[:, 0], 3000, False)
+    }
     assert "Learning" in titles
     assert "Backpropagation is wrong" not in titles
     run, result = _train(preset(fixed=False), 10)
-    titles = {f["title"] for f in findings(run, result.params, result.history.loss[:, 0],
-                                           10, False)}
+    titles = {
+        f["title"]
+        for f in findings(run, result.params, result.history.loss[:, 0], 10, False)
+    }
     assert "Backpropagation is wrong" in titles
 
 
@@ -191,8 +256,11 @@ def test_curvature_finding_flags_a_rate_above_the_stability_limit():
     curvature = largest_curvature(run, result.params)
     big = 3 * 2 / curvature
     fast = dataclasses.replace(run, optimizer=SGD(learning_rate=big))
-    text = next(f for f in findings(fast, result.params, np.array([0.1]), 3000, False)
-                if f["title"] == "Step size and curvature")
+    text = next(
+        f
+        for f in findings(fast, result.params, np.array([0.1]), 3000, False)
+        if f["title"] == "Step size and curvature"
+    )
     assert text["kind"] == "problem"
     assert "ABOVE the stability limit 2" in text["text"]
 
@@ -224,10 +292,20 @@ def test_run_seeds_counts_each_member_as_its_single_run():
 
         def record(view, history=history):
             if view.epoch % every == 0 or view.last:
-                history.append((view.epoch, accuracy(run, view.params, run.x, run.y)[0]))
+                history.append(
+                    (view.epoch, accuracy(run, view.params, run.x, run.y)[0])
+                )
 
-        fit(run.config, run.x, run.y, loss=run.loss, optimizer=run.optimizer, n_epochs=3000,
-            seeds=[k], callbacks=[record])
+        fit(
+            run.config,
+            run.x,
+            run.y,
+            loss=run.loss,
+            optimizer=run.optimizer,
+            n_epochs=3000,
+            seeds=[k],
+            callbacks=[record],
+        )
         expected = next((e for e, acc in history if acc >= s.solve), -1)
         assert firsts[k] == expected
     assert result["solved"] == sum(e >= 0 for e in firsts)
@@ -238,7 +316,9 @@ def test_run_seeds_counts_each_member_as_its_single_run():
 
 def test_seed_budget_is_enforced():
     s = Settings(epochs=100_000)
-    with pytest.raises(ValueError, match="seeds x epochs x steps per epoch must be <= 5,000,000"):
+    with pytest.raises(
+        ValueError, match="seeds x epochs x steps per epoch must be <= 5,000,000"
+    ):
         run_seeds(s, 100)
 
 
