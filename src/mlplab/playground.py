@@ -233,7 +233,7 @@ class Session:
             self._build(self.settings)
 
     def update(self, values: dict[str, Any]) -> bool:
-        """Apply changed settings; return True if the run and optimizer state are kept."""
+        """Apply changed settings; True if the run and optimizer state are kept."""
         with self.lock:
             new = parse_settings(values, self.settings)
             changed = {
