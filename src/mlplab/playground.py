@@ -646,7 +646,7 @@ def create_app() -> Any:
         SessionNotFoundError: missing,
         ConflictError: conflict,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.state.registry = registry
     return app
 

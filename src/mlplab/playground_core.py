@@ -14,16 +14,17 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ._types import Array
+from ._types import Array, BoolArray
 from .datasets import quadrant_xor, xor_data
 from .losses import LOSSES
 from .network import (
+    Dense,
     MLPConfig,
     Params,
     backward,
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 # Documented limits (README, ``mlplab playground --help`` and /api/options).
-LIMITS = {
+LIMITS: dict[str, int] = {
     "hidden_layers": 4,  # at most this many hidden layers
     "units": 32,  # at most this many units per hidden layer
     "points": 1000,  # rows of a generated data set
@@ -59,7 +60,7 @@ LIMITS = {
     "seeds": 1000,  # members of a multi-seed run
     "seed_steps": 5_000_000,  # seeds x epochs x steps per epoch of a multi-seed run
     "heatmap_seeds": 50,  # seeds per heatmap cell (25 cells)
-    "learning_rate": 100.0,
+    "learning_rate": 100,
 }
 DATA_SETS = ("xor", "quadrant_xor", "moons", "circles", "spiral", "gaussians")
 ACTIVATION_CHOICES = (
@@ -264,7 +265,7 @@ def _hidden(text: Any) -> tuple[int, ...]:
     return sizes
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Any], Any]] = {
     "data": lambda v: _choice("data set", v, DATA_SETS),
     "noise": lambda v: _number("noise", v, float, 0.0, 1.0),
     "points": lambda v: _number("points", v, int, 20, LIMITS["points"]),
@@ -339,7 +340,7 @@ def preset(fixed: bool) -> Settings:
         init=config.init,
         bias=config.use_bias,
         optimizer="sgd",
-        lr=float(opt.learning_rate),
+        lr=float(opt.learning_rate),  # type: ignore[arg-type]
         momentum=float(opt.momentum),  # type: ignore[arg-type]
         style=opt.momentum_style,
         dampening=float(opt.dampening),  # type: ignore[arg-type]
@@ -408,7 +409,7 @@ def build_run(s: Settings) -> Run:
 
 def probabilities(run: Run, params: Params, x: Array) -> Array:
     """Each member's output on ``x`` as a probability of class 1, ``(K, n_samples)``."""
-    return LOSSES[run.loss].link(predict_raw(params, run.config, x))[..., 0]  # type: ignore[no-any-return]
+    return LOSSES[run.loss].link(predict_raw(params, run.config, x))[..., 0]
 
 
 def accuracy(run: Run, params: Params, x: Array, y: Array) -> Array:
@@ -588,14 +589,14 @@ def largest_curvature(run: Run, params: Params, iterations: int = 30) -> float:
     finds the largest one.
     """
     params = tuple(
-        type(layer)(*(None if a is None else a[:1] for a in layer)) for layer in params
+        Dense(layer.w[:1], None if layer.b is None else layer.b[:1]) for layer in params
     )
     w = np.concatenate([a.ravel() for a in param_arrays(params)])
     eps = 1e-5
 
     def hvp(v: Array) -> Array:
         return (
-            _loss_gradient(run, params, w + eps * v)  # type: ignore[no-any-return]
+            _loss_gradient(run, params, w + eps * v)
             - _loss_gradient(run, params, w - eps * v)
         ) / (2 * eps)
 
@@ -682,38 +683,44 @@ def _check_seed_budget(run: Run, n_members: int, n_epochs: int) -> None:
         )
 
 
-def _solve_tracker(
-    run: Run, threshold: float, n_members: int, n_epochs: int, cancelled: Any
-) -> Any:
-    """Make a fit callback recording each member's first solved epoch in ``.first``.
+class _SolveTracker:
+    """A fit callback recording each member's first solved epoch in ``first``.
 
     Accuracy is checked every ``ceil(n_epochs / 1000)`` epochs (and on the
     last), which costs a forward pass each time; that is the resolution of
-    the epochs to solve.
+    the epochs to solve. A solved member is stopped (masked), so the run ends
+    as soon as every member has solved; ``cancelled()`` stops them all.
     """
-    first = np.full(n_members, -1)
-    every = math.ceil(n_epochs / 1000)
 
-    def callback(view: EpochView) -> Any:
-        if view.epoch % every and not view.last:
+    def __init__(
+        self,
+        run: Run,
+        threshold: float,
+        n_members: int,
+        n_epochs: int,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self.run, self.threshold, self.cancelled = run, threshold, cancelled
+        self.first = np.full(n_members, -1)
+        self.every = math.ceil(n_epochs / 1000)
+
+    def __call__(self, view: EpochView) -> BoolArray | None:
+        if view.epoch % self.every and not view.last:
             return None
-        solved = accuracy(run, view.params, run.x, run.y) >= threshold  # type: ignore[arg-type]
-        first[(first < 0) & solved & view.active] = view.epoch
-        if cancelled():
-            return np.ones(n_members, bool)
-        return (
-            first >= 0
-        )  # a solved member is done: stop it (the run ends when all are)
-
-    callback.first = first  # type: ignore[attr-defined]
-    return callback
+        assert view.params is not None  # fit always passes the weights
+        run = self.run
+        solved = accuracy(run, view.params, run.x, run.y) >= self.threshold
+        self.first[(self.first < 0) & solved & view.active] = view.epoch
+        if self.cancelled():
+            return np.ones(len(self.first), bool)
+        return self.first >= 0
 
 
 def _train_members(
     run: Run, optimizer: Any, n_members: int, epochs: int, solve: float, cancelled: Any
 ) -> tuple[Array, Array, Array]:
     """Train seeds 0..K-1 as one ensemble: first solved epoch, final loss, diverged."""
-    tracker = _solve_tracker(run, solve, n_members, epochs, cancelled)
+    tracker = _SolveTracker(run, solve, n_members, epochs, cancelled)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         result = fit(
@@ -732,7 +739,7 @@ def _train_members(
         if result.history.n_epochs
         else np.full(n_members, np.nan)
     )
-    return tracker.first, final, result.history.diverged_epoch  # type: ignore[attr-defined]
+    return tracker.first, final, result.history.diverged_epoch
 
 
 def run_seeds(
@@ -804,7 +811,7 @@ def lr_momentum_heatmap(
         run.optimizer, learning_rate=per_lr, momentum=per_mu
     )
     seeds = np.tile(np.arange(n_seeds), len(cells))
-    tracker = _solve_tracker(run, s.solve, n_members, s.epochs, cancelled)
+    tracker = _SolveTracker(run, s.solve, n_members, s.epochs, cancelled)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DivergenceWarning)
         result = fit(
@@ -818,7 +825,7 @@ def lr_momentum_heatmap(
             batch_size=run.batch_size,
             callbacks=[tracker],
         )
-    solved = (tracker.first >= 0) & (result.history.diverged_epoch < 0)  # type: ignore[attr-defined]
+    solved = (tracker.first >= 0) & (result.history.diverged_epoch < 0)
     table = solved.reshape(len(momenta), len(rates), n_seeds).mean(axis=2)
     return {
         "learning_rates": rates,
