@@ -395,6 +395,7 @@ def _add_playground(sub: Any) -> None:
 
 
 def _run_playground(args: argparse.Namespace) -> int:
+    import os
     import socket
 
     try:
@@ -408,7 +409,8 @@ def _run_playground(args: argparse.Namespace) -> int:
         with socket.create_server((args.host, args.port)):
             pass
     except OSError as e:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {e.strerror}") from None
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {reason}") from None
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
     where = ("loopback only: other machines cannot connect" if loopback else
              "reachable from other machines: anyone who can reach this port can use it")
