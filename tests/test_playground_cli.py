@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from mlplab.playground_core import LIMITS
 from tests.conftest import SRC, run_cli
 
 pytest.importorskip("starlette")
@@ -30,8 +31,14 @@ def test_help_says_loopback_and_limits():
     assert result.returncode == 0
     text = " ".join(result.stdout.split())
     assert "default 127.0.0.1: this machine only" in text
-    assert "1000 seeds" in text
-    assert "5,000,000" in text
+    limits = LIMITS
+    assert (
+        f"{limits['hidden_layers']} hidden layers of at most {limits['units']} units"
+        in text
+    )
+    assert f"{limits['points']} points, {limits['epochs']} epochs" in text
+    assert f"{limits['seeds']} seeds" in text
+    assert f"<= {limits['seed_steps']:,} for a multi-seed run" in text
 
 
 def test_a_port_in_use_is_a_one_line_error():
