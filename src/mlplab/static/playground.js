@@ -7,6 +7,7 @@ let OPTIONS = null;      // /api/options
 let session = null;      // current session id
 let socket = null;       // its live WebSocket
 let generation = -1;     // the run whose curves we hold
+let version = -1;        // the newest snapshot shown (replies may overtake each other)
 let curves = { x: [], train: [], test: [] };
 let points = null;       // the data set's points (sent with full snapshots)
 let playing = false;
@@ -104,6 +105,7 @@ async function startSession(settings) {
     showError("The URL's settings were not accepted (" + e.message + "); showing the defaults.");
   }
   session = snap.id;
+  version = -1;
   writeControls(snap.settings);
   writeUrl(snap.settings);
   render(snap);
@@ -133,7 +135,8 @@ async function action(name, body) {
 // ------------------------------------------------------------------ rendering
 
 function render(snap) {
-  if (snap.id !== session) return;
+  if (snap.id !== session || snap.version < version) return;
+  version = snap.version;
   if (snap.generation !== generation) { generation = snap.generation; curves = { x: [], train: [], test: [] }; }
   if (snap.points) points = snap.points;
   updateCurves(snap.loss);
@@ -156,7 +159,10 @@ function fmt(v) { return v === null ? "–" : Number(v).toPrecision(4); }
 function pct(v) { return v === null || v === undefined ? "–" : (100 * v).toFixed(1) + "%"; }
 
 function updateCurves(loss) {
-  if (loss.since > curves.x.length) return;  // a gap: the next full snapshot repairs it
+  if (loss.since > curves.x.length) {  // a gap: fetch the whole curve again
+    enqueue(async () => render(await api("GET", `/api/sessions/${session}`)));
+    return;
+  }
   for (const key of ["x", "train", "test"]) curves[key].length = loss.since;
   loss.train.forEach((v, i) => {
     curves.x.push(loss.since + i + 1);
