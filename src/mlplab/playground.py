@@ -168,6 +168,8 @@ class Session:
     def play(self) -> None:
         """Start (or keep) training in this session's thread until paused."""
         with self.lock:
+            if self.closed:
+                raise SessionNotFoundError(f"session {self.id!r} is closed")
             self._check_budget()
             self.playing = True
             self.version += 1
@@ -181,20 +183,24 @@ class Session:
     def _loop(self) -> None:
         """Train in chunks of about CHUNK_SECONDS, releasing the lock between them."""
         chunk = 1
-        while True:
+        try:
+            while True:
+                with self.lock:
+                    if not self.playing or self.stop.is_set():
+                        # decided under the lock, so a concurrent play() starts a
+                        # new thread rather than counting on this one
+                        self.thread = None
+                        return
+                    started = time.perf_counter()
+                    self._advance(chunk)
+                    elapsed = time.perf_counter() - started
+                grow = chunk * CHUNK_SECONDS / max(elapsed, 1e-4)
+                chunk = int(min(max(grow, 1), 2 * chunk + 1))
+                time.sleep(0.002)
+        except BaseException:
             with self.lock:
-                if not self.playing or self.stop.is_set():
-                    self.thread = (
-                        None  # decided under the lock, so play() cannot miss it
-                    )
-                    return
-                started = time.perf_counter()
-                self._advance(chunk)
-                elapsed = time.perf_counter() - started
-            chunk = int(
-                min(max(chunk * CHUNK_SECONDS / max(elapsed, 1e-4), 1), 2 * chunk + 1)
-            )
-            time.sleep(0.002)
+                self.thread, self.playing = None, False
+            raise
 
     def pause(self) -> None:
         """Stop training after the current chunk; the state is kept."""
@@ -204,10 +210,9 @@ class Session:
 
     def close(self) -> None:
         """Stop the thread and wait for it; the session is unusable afterwards."""
-        self.closed = True
         self.stop.set()
         with self.lock:
-            self.playing = False
+            self.closed, self.playing = True, False
             thread = self.thread
         if thread is not None:
             thread.join(timeout=5)
