@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 import warnings
@@ -77,6 +78,16 @@ def test_page_static_files_and_options(client):
         "ema",
     }
     assert "adam" in options["choices"]["optimizer"]
+
+
+def test_the_page_loads_nothing_from_the_internet(client):
+    page = client.get("/").text
+    links = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert links
+    assert all(link.startswith(("/static/", "data:")) for link in links), links
+    script = client.get("/static/playground.js").text
+    assert "http://" not in script
+    assert "https://" not in script
 
 
 def test_create_returns_a_full_snapshot(client):

@@ -613,8 +613,8 @@ def _curvature_finding(run: Run, params: Params) -> dict[str, str]:
         return _finding(
             "info",
             "Step size and curvature",
-            "The stability limit below is "
-            "for SGD; adaptive optimizers rescale each step.",
+            "The step-size limit from the curvature is computed for SGD only: "
+            "adaptive optimizers rescale every step by their own statistics.",
         )
     with np.errstate(over="ignore", invalid="ignore"):
         curvature = largest_curvature(run, params)
