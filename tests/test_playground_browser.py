@@ -23,7 +23,8 @@ sync_api = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 
 from mlplab.playground import create_app  # noqa: E402
-from mlplab.playground_core import Settings, parse_settings, preset, run_seeds  # noqa: E402
+from mlplab.playground_core import Settings, parse_settings, preset  # noqa: E402
+from mlplab.playground_runs import run_seeds  # noqa: E402
 
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "playground.png"
 ARGS = [

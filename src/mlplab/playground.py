@@ -10,7 +10,8 @@ budget, or disconnects. The page gets live snapshots over a WebSocket
 and dropped. Changing only the learning rate, momentum, epoch budget or
 solve threshold keeps the weights and the optimizer state (the optimizer is
 a frozen dataclass, swapped with ``dataclasses.replace``); any other change
-rebuilds the run. What the sessions compute lives in ``playground_core``.
+rebuilds the run. Settings and data live in ``playground_core``; findings and
+multi-seed runs in ``playground_runs``.
 
 Endpoints (JSON; a bad request is a 4xx with ``{"error": message}``):
 
@@ -52,16 +53,14 @@ from .playground_core import (
     LOSS_CHOICES,
     STYLE_CHOICES,
     Settings,
-    _number,
     accuracy,
     build_run,
-    findings,
-    lr_momentum_heatmap,
+    parse_number,
     parse_settings,
     preset,
     probabilities,
-    run_seeds,
 )
+from .playground_runs import findings, lr_momentum_heatmap, run_seeds
 from .training import DivergenceWarning, fit
 
 __all__ = ["MAX_SESSIONS", "Session", "SessionRegistry", "create_app", "serve"]
@@ -532,7 +531,7 @@ async def _change(request: Any) -> Any:
 
 
 def _n_seeds(body: dict[str, Any], default: int, limit: int) -> int:
-    return int(_number("n_seeds", body.get("n_seeds", default), int, 1, limit))
+    return int(parse_number("n_seeds", body.get("n_seeds", default), int, 1, limit))
 
 
 async def _action(request: Any) -> Any:
@@ -546,7 +545,9 @@ async def _action(request: Any) -> Any:
     if action in ("play", "pause", "reset"):
         await run_in_threadpool(getattr(session, action))
     elif action == "step":
-        epochs = int(_number("epochs", body.get("epochs", 1), int, 1, LIMITS["epochs"]))
+        epochs = int(
+            parse_number("epochs", body.get("epochs", 1), int, 1, LIMITS["epochs"])
+        )
         await run_in_threadpool(session.step, epochs)
     elif action == "seeds":
         n = _n_seeds(body, session.settings.seeds, LIMITS["seeds"])
