@@ -237,6 +237,10 @@ def test_changing_rate_and_momentum_mid_run_keeps_the_optimizer_state(client):
         param_arrays(fresh.params)[0], param_arrays(second.params)[0], rtol=1e-6, atol=0
     )
     assert session.run.optimizer.momentum_style == "ema"
+    curvature = next(
+        f for f in snap["findings"] if f["title"] == "Step size and curvature"
+    )
+    assert "momentum 0.8" in curvature["text"]  # findings follow the live change
 
 
 def test_other_changes_rebuild_the_run(client):

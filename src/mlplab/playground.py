@@ -124,7 +124,7 @@ class Session:
         self.playing = False
         self.generation += 1
         self.version += 1
-        self._findings: tuple[float, int, list[dict[str, str]]] = (0.0, -1, [])
+        self._findings: tuple[float, Any, list[dict[str, str]]] = (0.0, None, [])
 
     def _advance(self, n_epochs: int) -> int:
         """Train up to ``n_epochs`` more epochs within the budget; return how many."""
@@ -361,16 +361,17 @@ class Session:
 
     def _current_findings(self) -> list[dict[str, str]]:
         """Return the findings, recomputed at most twice a second while training."""
-        when, epoch, cached = self._findings
+        when, key, cached = self._findings
         now = time.monotonic()
-        if epoch == self.state.epoch or (self.playing and now - when < 0.5):
+        current = (self.state.epoch, self.settings)  # a live rate change counts
+        if key == current or (self.playing and now - when < 0.5):
             return cached
         losses = np.asarray(self.train_loss[-500:])
         with np.errstate(over="ignore", invalid="ignore"):
             result = findings(
                 self.run, self.state.params, losses, self.state.epoch, self.diverged
             )
-        self._findings = (now, self.state.epoch, result)
+        self._findings = (now, current, result)
         return result
 
 
