@@ -82,7 +82,7 @@ def test_gradcheck_reports_the_original_mistake(capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["train", "--lr", "-0.1"], "learning_rate must be > 0.0; got -0.1"),
+        (["train", "--lr", "-0.1"], "learning_rate must be >= 0.0; got -0.1"),
         (["train", "--momentum", "1"], "momentum must be < 1.0; got 1.0"),
         (
             ["train", "--momentum", "1.5", "--momentum-style", "ema"],

@@ -60,6 +60,8 @@ _EXPORTS = {
     "clip_by_value": "transforms",
     "optimizer_config": "transforms",
     "optimizer_from_config": "transforms",
+    "learning_rate_of": "transforms",
+    "with_learning_rate": "transforms",
     "DivergenceWarning": "training",
     "EpochView": "training",
     "FitResult": "training",
@@ -68,6 +70,22 @@ _EXPORTS = {
     "fit": "training",
     "GradCheckRow": "gradcheck",
     "gradient_check": "gradcheck",
+    # diagnosis (issue 8)
+    "ArrayCheck": "gradcheck",
+    "GradientReport": "gradcheck",
+    "check_gradients": "gradcheck",
+    "Equivalent": "stability",
+    "RateReport": "stability",
+    "effective_rates": "stability",
+    "largest_eigenvalue": "stability",
+    "stability_bound": "stability",
+    "Diagnosis": "diagnosis",
+    "Finding": "diagnosis",
+    "FixResult": "diagnosis",
+    "diagnose": "diagnosis",
+    "layer_health": "diagnosis",
+    "LRFindResult": "lr_find",
+    "lr_find": "lr_find",
     "xor_data": "datasets",
     "load_csv": "datasets",
     "OriginalSetup": "presets",
@@ -94,6 +112,16 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .activations import ACTIVATIONS, sigmoid, softmax
     from .datasets import load_csv, xor_data
     from .gradcheck import GradCheckRow, gradient_check
+    from .gradcheck import ArrayCheck, GradientReport, check_gradients  # issue 8
+    from .diagnosis import Diagnosis, Finding, FixResult, diagnose, layer_health  # issue 8
+    from .lr_find import LRFindResult, lr_find  # issue 8
+    from .stability import (  # issue 8
+        Equivalent,
+        RateReport,
+        effective_rates,
+        largest_eigenvalue,
+        stability_bound,
+    )
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES
     from .network import (
@@ -150,6 +178,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         chain,
         clip_by_global_norm,
         clip_by_value,
+        learning_rate_of,
         optimizer_config,
         optimizer_from_config,
+        with_learning_rate,
     )

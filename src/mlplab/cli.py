@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", parser_class=_Parser)
     _add_train(sub)
     _add_gradcheck(sub)
+    _add_diagnose(sub)  # issue 8
+    _add_lr_find(sub)  # issue 8
     _add_playground(sub)
     return parser
 
@@ -337,7 +339,7 @@ def _add_gradcheck(sub: Any) -> None:
                        "Exits with 1 when any array's relative error exceeds --tol.")
     _add_network_options(p)
     p.add_argument("--tol", type=_floats, default=1e-6, help="relative error allowed (1e-6)")
-    p.add_argument("--eps", type=_floats, default=1e-5, help="central-difference step (1e-5)")
+    p.add_argument("--eps", type=_floats, default=1e-6, help="central-difference step (1e-6)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_gradcheck)
 
@@ -372,6 +374,172 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
                       "of the loss")
         return 1
     console.print(f"gradient check passed (tolerance {args.tol:g})")
+    return 0
+
+
+# ---------------------------------------------------------------- diagnose (issue 8)
+
+
+def _add_diagnose(sub: Any) -> None:
+    p = sub.add_parser(
+        "diagnose",
+        help="say why a run stalls or diverges, and what to change",
+        description="Train a configuration (the same options as train) and "
+        "report, with the numbers behind each: gradient correctness, the "
+        "constant-predictor plateau, saturated or dead units, vanishing or "
+        "exploding gradients, the step size against the curvature, the "
+        "effective learning rate, and (with --seeds) how other seeds fare. "
+        "--try-fixes runs the suggested changes over the same seeds.",
+    )
+    _add_network_options(p)
+    _add_optimizer_options(p)
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also train N seeds (--seed first) through the sweep engine",
+    )
+    p.add_argument(
+        "--try-fixes",
+        action="store_true",
+        help="run each suggested change over the same seeds; report success rates",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(run=_run_diagnose)
+
+
+def _seed_list(first: int, n: int) -> list[int]:
+    """``first``, then 0, 1, ... (skipping ``first``): n seeds in all."""
+    return [first, *[s for s in range(n) if s != first]][:n]
+
+
+def _run_diagnose(args: argparse.Namespace) -> int:
+    from .diagnosis import diagnose
+
+    if args.seeds < 1:
+        raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
+    s = _setup_from_args(args)
+    seeds = _seed_list(s["seed"], max(args.seeds, 2 if args.try_fixes else 1))
+    with _Status("diagnosing", quiet=args.json):
+        report = diagnose(
+            s["config"],
+            s["x"],
+            s["y"],
+            loss=s["loss"],
+            optimizer=s["optimizer"],
+            n_epochs=s["n_epochs"],
+            seeds=seeds,
+            batch_size=s["batch_size"],
+            try_fixes=args.try_fixes,
+        )
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        return 0
+    _print_settings(_settings(s))
+    print(report.text())
+    return 0
+
+
+class _Status:
+    """A rich spinner on stderr while a long computation runs."""
+
+    def __init__(self, text: str, quiet: bool = False) -> None:
+        self.text, self.quiet = text, quiet
+
+    def __enter__(self) -> None:
+        if not self.quiet:
+            from rich.console import Console
+
+            self.spinner = Console(stderr=True).status(self.text)
+            self.spinner.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.quiet:
+            self.spinner.stop()
+
+
+# ---------------------------------------------------------------- lr-find (issue 8)
+
+
+def _add_lr_find(sub: Any) -> None:
+    p = sub.add_parser(
+        "lr-find",
+        help="learning-rate range test: loss against rate, a suggestion",
+        description="Train a fresh network while raising the learning rate "
+        "exponentially from --min-lr to --max-lr (one rate per epoch), stop "
+        "when the loss diverges, plot the loss against the rate and print a "
+        "suggested rate. Momentum settings are those of the options (--lr is "
+        "ignored).",
+    )
+    _add_network_options(p)
+    _add_optimizer_options(p)
+    p.add_argument("--min-lr", type=_floats, default=1e-4, help="first rate (1e-4)")
+    p.add_argument("--max-lr", type=_floats, default=10.0, help="last rate (10)")
+    p.add_argument("--steps", type=int, default=100, help="number of rates (100)")
+    p.add_argument(
+        "--plot",
+        default="lr_find.png",
+        metavar="PATH",
+        help="PNG of the loss against the rate (default lr_find.png)",
+    )
+    p.add_argument("--no-plot", action="store_true", help="do not write the plot")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(run=_run_lr_find)
+
+
+def _run_lr_find(args: argparse.Namespace) -> int:
+    from .lr_find import lr_find
+
+    s = _setup_from_args(args)
+    with _Status("range test", quiet=args.json):
+        r = lr_find(
+            s["config"],
+            s["x"],
+            s["y"],
+            loss=s["loss"],
+            optimizer=s["optimizer"],
+            min_lr=args.min_lr,
+            max_lr=args.max_lr,
+            n_steps=args.steps,
+            seeds=[s["seed"]],
+            batch_size=s["batch_size"],
+        )
+    if not args.no_plot:
+        from .plots import plot_lr_find
+
+        plot_lr_find(
+            r.rates,
+            r.losses,
+            args.plot,
+            r.suggested_rate,
+            title=f"{s['loss']} loss against learning rate, seed {s['seed']}",
+        )
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "settings": _settings(s),
+                    "suggested_rate": r.suggested_rate,
+                    "steepest_rate": r.steepest_rate,
+                    "min_loss_rate": r.min_loss_rate,
+                    "diverged": r.diverged,
+                    "rates": r.rates.tolist(),
+                    "losses": r.losses.tolist(),
+                }
+            )
+        )
+        return 0
+    print(
+        f"loss {r.losses[0]:.4g} at rate {r.rates[0]:.3g}, "
+        f"lowest {r.losses.min():.4g} at "
+        f"rate {r.min_loss_rate:.3g}"
+        + (f", diverged after rate {r.rates[-1]:.3g}" if r.diverged else "")
+    )
+    print(f"steepest descent at rate {r.steepest_rate:.3g}")
+    print(f"suggested learning rate: {r.suggested_rate:.3g}")
+    if not args.no_plot:
+        print(f"loss against rate written to {args.plot}")
     return 0
 
 

@@ -1,5 +1,11 @@
 """Optimizers as frozen dataclasses with explicit state: ``init`` / ``update``.
 
+``update(grads, state, params)`` returns ``(updates, new_state)`` and never
+modifies its inputs; ``apply_updates(params, updates)`` adds them. Gradients,
+parameters and updates are tuples of arrays with a leading member axis K, so an
+optimizer never needs to know what a network is. Any numeric hyperparameter is
+one value or one value per member, and the learning rate may be a schedule.
+
 SGD (with every momentum convention) comes first, then the adaptive methods
 from the simplest: Adagrad, RMSprop, Adam and AdamW. ``OPTIMIZERS`` maps the
 names the CLI and the estimator use to the classes. Gradient clipping and
@@ -7,17 +13,11 @@ chaining transforms live in ``transforms``.
 
 Weight decay: ``weight_decay`` is coupled L2 in every optimizer but AdamW,
 ``g <- g + wd * w`` before the rule (PyTorch's ``weight_decay`` of SGD, Adam,
-RMSprop and Adagrad; scikit-learn's ``alpha`` up to its 1/n_samples), and
+RMSprop and Adagrad; scikit-learn's MLP uses ``alpha / n_samples``), and
 decoupled in AdamW, ``w <- w - a * wd * w`` beside the Adam step. Both act on
 weight matrices only unless ``decay_biases=True`` (PyTorch decays every
 parameter of a group; put biases in a group with ``weight_decay=0`` to match).
 The learning rate may be 0 (every update is then exactly zero).
-
-``update(grads, state, params)`` returns ``(updates, new_state)`` and never
-modifies its inputs; ``apply_updates(params, updates)`` adds them. Gradients,
-parameters and updates are tuples of arrays with a leading member axis K, so an
-optimizer never needs to know what a network is. Any numeric hyperparameter is
-one value or one value per member, and the learning rate may be a schedule.
 
 Momentum conventions (all in ``SGD``; g is the gradient, w the weights, a the
 learning rate, mu the momentum, v the velocity starting at zero, t = 0, 1, ...

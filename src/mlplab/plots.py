@@ -8,7 +8,7 @@ import numpy as np
 
 from ._types import Array
 
-__all__ = ["plot_loss"]
+__all__ = ["plot_loss", "plot_lr_find"]
 
 
 def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> Path:
@@ -32,6 +32,34 @@ def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> 
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- lr-find (issue 8)
+
+
+def plot_lr_find(rates: Array, losses: Array, path: str | Path, suggested: float,
+                 title: str = "learning-rate range test") -> Path:
+    """Write the loss against the (log-scaled) learning rate, the suggestion marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(rates, losses, linewidth=1.2)
+    ax.axvline(suggested, color="tab:red", linestyle="--", linewidth=1,
+               label=f"suggested {suggested:.3g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path)

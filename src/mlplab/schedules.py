@@ -274,7 +274,9 @@ def _convert(spec: str, field: str, kind: Any, text: str) -> Any:
             return tuple(int(m) for m in text.replace(";", "+").split("+"))
         return kind(text)
     except ValueError:
-        expected = "integers joined by '+'" if kind == "milestones" else kind.__name__
+        expected = {int: "an integer", float: "a number"}.get(
+            kind, "integers joined by '+'"
+        )
         raise ValueError(
             f"schedule {spec!r}: {field.upper()} must be {expected}; got {text!r}"
         ) from None

@@ -7,9 +7,11 @@ feeds each output into the next, as optax's ``chain`` does, and is itself an
 optimizer. Clipping is per member: member k's gradients are clipped by member
 k's norm and threshold alone.
 
-``optimizer_config`` and ``optimizer_from_config`` turn any optimizer, chain
-or schedule into a JSON-able dict and back, resolving names only through the
-registries (``OPTIMIZERS``, ``TRANSFORMS``, ``SCHEDULES``).
+``learning_rate_of`` and ``with_learning_rate`` read and replace the rate of
+an optimizer or of the optimizer inside a chain. ``optimizer_config`` and
+``optimizer_from_config`` turn any optimizer, chain or schedule into a
+JSON-able dict and back, resolving names only through the registries
+(``OPTIMIZERS``, ``TRANSFORMS``, ``SCHEDULES``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 from ._types import Array, HyperParam
 from ._validation import check_hyper, lookup, per_member
 from .optimizers import OPTIMIZERS
-from .schedules import SCHEDULES
+from .schedules import SCHEDULES, learning_rate_at
 
 __all__ = [
     "TRANSFORMS",
@@ -36,8 +38,10 @@ __all__ = [
     "chain",
     "clip_by_global_norm",
     "clip_by_value",
+    "learning_rate_of",
     "optimizer_config",
     "optimizer_from_config",
+    "with_learning_rate",
 ]
 
 Arrays = tuple[Array, ...]
@@ -195,6 +199,51 @@ def clip_by_global_norm(max_norm: HyperParam) -> ClipByGlobalNorm:
 def clip_by_value(max_value: HyperParam) -> ClipByValue:
     """Return ``ClipByValue(max_value)`` (optax's spelling)."""
     return ClipByValue(max_value)
+
+
+def _rated(optimizer: Any) -> tuple[int, Any]:
+    """Return the index in a chain (-1 if not a chain) and the object with a rate."""
+    if isinstance(optimizer, Chain):
+        for i in reversed(range(len(optimizer.transforms))):
+            if hasattr(optimizer.transforms[i], "learning_rate"):
+                return i, optimizer.transforms[i]
+        raise ValueError("the chain holds no transform with a learning_rate")
+    return -1, optimizer
+
+
+def learning_rate_of(optimizer: Any, step: int) -> Any:
+    """Return the rate an optimizer (or a chain's last optimizer) uses at ``step``.
+
+    Examples
+    --------
+    >>> from mlplab.optimizers import SGD
+    >>> from mlplab.schedules import StepDecay
+    >>> learning_rate_of(chain(clip_by_value(1.0), SGD(StepDecay(1.0, 2, 0.5))), 2)
+    0.5
+    """
+    return learning_rate_at(_rated(optimizer)[1].learning_rate, step)
+
+
+def with_learning_rate(optimizer: Any, learning_rate: Any) -> Any:
+    """Return a copy with a new ``learning_rate`` (inside a chain, its optimizer's).
+
+    A chain-aware ``dataclasses.replace(optimizer, learning_rate=...)``, for
+    callbacks such as reduce-on-plateau.
+
+    Examples
+    --------
+    >>> from mlplab.optimizers import Adam
+    >>> with_learning_rate(chain(clip_by_value(1.0), Adam(0.1)), 0.05).transforms[1]
+    ... # doctest: +ELLIPSIS
+    Adam(learning_rate=0.05, ...)
+    """
+    index, rated = _rated(optimizer)
+    new = dataclasses.replace(rated, learning_rate=learning_rate)
+    if index < 0:
+        return new
+    transforms = list(optimizer.transforms)
+    transforms[index] = new
+    return Chain(tuple(transforms))
 
 
 TRANSFORMS: dict[str, type] = {

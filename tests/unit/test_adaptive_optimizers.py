@@ -12,7 +12,7 @@ from mlplab.datasets import xor_data
 from mlplab.network import MLPConfig
 from mlplab.optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, RMSprop
 from mlplab.schedules import CosineAnnealing, ExponentialDecay
-from mlplab.training import fit
+from mlplab.training import DivergenceWarning, fit
 from mlplab.transforms import (
     Chain,
     ChainState,
@@ -22,8 +22,10 @@ from mlplab.transforms import (
     chain,
     clip_by_global_norm,
     clip_by_value,
+    learning_rate_of,
     optimizer_config,
     optimizer_from_config,
+    with_learning_rate,
 )
 
 K = 3  # members in the per-member tests
@@ -189,6 +191,25 @@ def test_per_member_hyperparameters_equal_single_runs(name, kwargs, rng):
         alone, _ = run(build(name, member(kwargs, k)), one, 20, noise[:, k:k + 1])
         for e, a in zip(ensemble, alone, strict=True):
             np.testing.assert_allclose(e[k:k + 1], a, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SPECS, ids=IDS)
+def test_float32_stays_float32(name, kwargs, rng):
+    opt = build(name, kwargs)
+    params = tuple(p.astype(np.float32) for p in make_params(rng))
+    state = opt.init(params)
+    for _ in range(2):
+        grads = tuple(g.astype(np.float32) for g in make_params(rng))
+        updates, state = opt.update(grads, state, params)
+    arrays = [*updates]
+    stack = [state]
+    while stack:  # every array in the (nested) state
+        item = stack.pop()
+        if isinstance(item, np.ndarray):
+            arrays.append(item)
+        elif isinstance(item, tuple):
+            stack.extend(item)
+    assert {a.dtype for a in arrays} == {np.dtype(np.float32)}
 
 
 @pytest.mark.parametrize(("name", "kwargs"), SPECS, ids=IDS)
@@ -364,3 +385,28 @@ def test_fit_trains_with_adaptive_optimizers_and_chains(optimizer):
                  n_epochs=300, seeds=(0, 1))
     loss = result.history.metrics["loss"]
     assert np.all(loss[-1] < 0.5 * loss[0])
+
+
+def test_a_diverging_member_of_a_chained_fit_is_masked():
+    x, y = xor_data()
+    config = MLPConfig((3, 4, 1), activation="relu", output_activation="identity")
+    opt = chain(clip_by_value(1e300), SGD(learning_rate=(0.1, 1e3)))
+    with pytest.warns(DivergenceWarning):
+        result = fit(config, x, y, loss="mse", optimizer=opt, n_epochs=50,
+                     seeds=(0, 1))
+    assert result.history.diverged_epoch[0] == -1
+    assert result.history.diverged_epoch[1] >= 0
+    assert isinstance(result.state.opt_state, ChainState)
+    velocity = result.state.opt_state.states[1].velocity
+    assert all(np.all(np.isfinite(v)) for v in velocity)
+
+
+def test_learning_rate_of_and_with_learning_rate():
+    plain = Adam(learning_rate=ExponentialDecay(1.0, gamma=0.5))
+    chained = chain(clip_by_global_norm(1.0), plain)
+    assert learning_rate_of(plain, 2) == learning_rate_of(chained, 2) == 0.25
+    assert with_learning_rate(plain, 0.1) == Adam(learning_rate=0.1)
+    assert with_learning_rate(chained, 0.1) == chain(clip_by_global_norm(1.0),
+                                                     Adam(learning_rate=0.1))
+    with pytest.raises(ValueError, match="the chain holds no transform with a"):
+        learning_rate_of(chain(clip_by_value(1.0)), 0)

@@ -169,7 +169,7 @@ def test_update_does_not_modify_its_inputs():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"learning_rate": -0.1}, "learning_rate must be > 0.0; got -0.1"),
+        ({"learning_rate": -0.1}, "learning_rate must be >= 0.0; got -0.1"),
         ({"momentum": 1.0, "momentum_style": "ema"}, "momentum must be < 1.0; got 1.0"),
         ({"momentum": -0.5}, "momentum must be >= 0.0; got -0.5"),
         ({"momentum_style": "heavy"}, "momentum_style must be one of"),
