@@ -23,6 +23,7 @@ from .datasets import quadrant_xor, xor_data
 from .losses import LOSSES
 from .network import MLPConfig, Params, predict_raw
 from .optimizers import OPTIMIZERS
+from .outcomes import constant_predictor_loss
 from .presets import original_setup
 
 __all__ = [
@@ -410,15 +411,8 @@ def accuracy(run: Run, params: Params, x: Array, y: Array) -> Array:
 
 
 def constant_loss(run: Run) -> float:
-    """Return the training loss of the best constant output (the plateau).
+    """Return the training loss of the best constant output (the plateau's height).
 
-    For ``sse`` it is the summed squared deviation from the target mean (1.0
-    on XOR), for ``mse`` its mean, for cross-entropy the binary entropy of
-    the class frequency.
+    ``outcomes.constant_predictor_loss``: 1.0 for XOR and ``sse``.
     """
-    p = float(np.mean(run.y))
-    if run.loss == "sse":
-        return float(np.sum((run.y - p) ** 2))
-    if run.loss == "mse":
-        return float(np.mean((run.y - p) ** 2))
-    return -sum(q * math.log(q) for q in (p, 1 - p) if q > 0)
+    return constant_predictor_loss(run.loss, run.y[:, None])

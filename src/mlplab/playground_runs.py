@@ -2,10 +2,12 @@
 
 ``findings`` diagnoses the live run of a session (the original's wrong
 derivative, divergence, the constant-output plateau, saturated and dead units,
-the step size against the curvature). ``run_seeds`` and
+the step size against the curvature), with ``diagnosis.layer_health`` and
+``stability``'s eigenvalue and stability bound. ``run_seeds`` and
 ``lr_momentum_heatmap`` train many seeds of a setting as one ensemble with
-``fit`` and report success rates with Wilson intervals and the epochs to
-solve. The settings and data come from ``playground_core``.
+``fit`` and report success rates with Wilson intervals
+(``outcomes.wilson_interval``) and the epochs to solve. The settings and data
+come from ``playground_core``.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from ._types import Array, BoolArray
-from .losses import LOSSES
-from .network import Dense, Params, backward, forward, param_arrays, with_arrays
+from .diagnosis import layer_health
+from .network import Dense, Params
+from .outcomes import wilson_interval
 from .playground_core import LIMITS, Run, Settings, accuracy, build_run, constant_loss
+from .stability import largest_eigenvalue, stability_bound
 from .training import DivergenceWarning, EpochView, fit
 
 __all__ = [
@@ -30,7 +34,6 @@ __all__ = [
     "largest_curvature",
     "lr_momentum_heatmap",
     "run_seeds",
-    "wilson_interval",
 ]
 
 
@@ -115,97 +118,54 @@ def _plateau_finding(run: Run, losses: Array, epoch: int) -> dict[str, str]:
 
 def _unit_findings(run: Run, params: Params) -> list[dict[str, str]]:
     """Saturated sigmoid/tanh units and dead ReLUs of the hidden layers."""
-    a, out = run.x, []
-    for i, layer in enumerate(params[:-1]):
-        z = np.matmul(a, layer.w) + (0.0 if layer.b is None else layer.b[:, None, :])
-        act = run.config.layer_activation(i)
-        a = act.forward(z)
-        n = layer.w.shape[-1]
-        if act.name in ("sigmoid", "sigmoid_wrong_derivative", "tanh"):
-            low = 0.0 if act.name != "tanh" else -1.0
-            stuck = int(np.sum(np.all(np.minimum(a - low, 1.0 - a) < 1e-3, axis=1)))
-            if stuck:
-                out.append(
-                    _finding(
-                        "problem",
-                        f"Saturated units in layer {i + 1}",
-                        f"{stuck} of {n} units output almost exactly {low:g} or "
-                        "1 on every row, so almost no gradient passes through "
-                        "them. Smaller initial weights or a smaller rate help.",
-                    )
+    out = []
+    for row in layer_health(params, run.config, run.x)[:-1]:
+        i, n = row["layer"], row["units"]
+        saturated = round(float(row["saturated"][0]) * n)
+        dead = round(float(row["dead"][0]) * n)
+        if saturated:
+            out.append(
+                _finding(
+                    "problem",
+                    f"Saturated units in layer {i + 1}",
+                    f"{saturated} of {n} units output almost exactly their lowest or "
+                    "highest value on every row, so almost no gradient passes through "
+                    "them. Smaller initial weights or a smaller rate help.",
                 )
-        if act.name == "relu":
-            dead = int(np.sum(np.all(z <= 0, axis=1)))
-            if dead:
-                out.append(
-                    _finding(
-                        "problem",
-                        f"Dead units in layer {i + 1}",
-                        f"{dead} of {n} ReLU units are negative on every row: "
-                        "they output 0 and never learn again. Try leaky_relu, "
-                        "biases, or a smaller rate.",
-                    )
+            )
+        if dead:
+            out.append(
+                _finding(
+                    "problem",
+                    f"Dead units in layer {i + 1}",
+                    f"{dead} of {n} ReLU units are negative on every row: they "
+                    "output 0 and never learn again. Try leaky_relu, biases, or a "
+                    "smaller rate.",
                 )
+            )
     return out
 
 
-def _loss_gradient(run: Run, params: Params, flat: Array) -> Array:
-    """Backprop's gradient of the training loss at the flat parameter vector."""
-    arrays, start, rebuilt = param_arrays(params), 0, []
-    for a in arrays:
-        rebuilt.append(flat[start : start + a.size].reshape(a.shape))
-        start += a.size
-    p = with_arrays(params, rebuilt)
-    loss_fn = LOSSES[run.loss]
-    out, caches = forward(p, run.config, run.x)
-    y = run.y[:, None]
-    grads = backward(p, run.config, caches, loss_fn.grad(out, y))
-    return np.concatenate([g.ravel() for g in param_arrays(grads)])
-
-
-def _power_iteration(hvp: Any, size: int, shift: float, iterations: int) -> float:
-    """Dominant eigenvalue of ``H - shift I`` by power iteration, plus ``shift``."""
-    v = np.random.default_rng(0).standard_normal(size)
-    v /= np.linalg.norm(v)
-    eigenvalue = 0.0
-    for _ in range(iterations):
-        hv = hvp(v) - shift * v
-        eigenvalue = float(v @ hv)
-        norm = float(np.linalg.norm(hv))
-        if not norm > 0:
-            break
-        v = hv / norm
-    return eigenvalue + shift
-
-
-def largest_curvature(run: Run, params: Params, iterations: int = 30) -> float:
-    """Largest Hessian eigenvalue of the training loss, for member 0.
-
-    Power iteration on Hessian-vector products, each a central difference of
-    backprop's gradient: ``H v ~ (g(w + e v) - g(w - e v)) / (2 e)``. When
-    the dominant eigenvalue is negative, a second iteration on ``H - l I``
-    finds the largest one.
-    """
-    params = tuple(
+def largest_curvature(run: Run, params: Params) -> float:
+    """Largest Hessian eigenvalue of member 0's training loss (``stability``)."""
+    member = tuple(
         Dense(layer.w[:1], None if layer.b is None else layer.b[:1]) for layer in params
     )
-    w = np.concatenate([a.ravel() for a in param_arrays(params)])
-    eps = 1e-5
-
-    def hvp(v: Array) -> Array:
-        return (
-            _loss_gradient(run, params, w + eps * v)
-            - _loss_gradient(run, params, w - eps * v)
-        ) / (2 * eps)
-
-    dominant = _power_iteration(hvp, w.size, 0.0, iterations)
-    if dominant >= 0:
-        return dominant
-    return _power_iteration(hvp, w.size, dominant, iterations)
+    return float(
+        largest_eigenvalue(
+            run.config,
+            run.x,
+            run.y[:, None],
+            loss=run.loss,
+            params=member,
+            n_iter=50,
+            rtol=1e-6,
+        )[0]
+    )
 
 
 def _curvature_finding(run: Run, params: Params) -> dict[str, str]:
-    """Compare the step with the stability limit of heavy-ball momentum."""
+    """Compare rate x curvature with the stability limit of the momentum convention."""
     opt = run.optimizer
     if type(opt).__name__ != "SGD":
         return _finding(
@@ -220,26 +180,24 @@ def _curvature_finding(run: Run, params: Params) -> dict[str, str]:
         return _finding(
             "info",
             "Step size and curvature",
-            "The loss has no positive "
-            "curvature here, so there is no step-size limit to compare with.",
+            "The loss has no positive curvature here, so there is no step-size "
+            "limit to compare with.",
         )
     lr, mu = float(opt.learning_rate), float(opt.momentum)
-    rate = {"ema": lr * (1 - mu), "dampened": lr * (1 - float(opt.dampening))}.get(
-        opt.momentum_style, lr
-    )
-    limit = 2 * (1 + mu) / (1 + 2 * mu if opt.nesterov else 1)
-    step = rate * curvature
+    limit = float(stability_bound(opt))
+    step = lr * curvature
     verdict = "below" if step < limit else "ABOVE"
     text = (
-        f"The sharpest direction of the loss has curvature {curvature:.3g}. The "
-        f"effective rate is {rate:.3g}"
+        f"The sharpest direction of the loss has curvature {curvature:.3g}, so "
+        f"rate x curvature = {step:.3g}, {verdict} the stability limit {limit:.3g} "
+        f"of {opt.momentum_style} momentum {mu:g}"
+        + (" with Nesterov" if opt.nesterov else "")
         + (
-            f" (the EMA form multiplies the rate by 1 - momentum = {1 - mu:.3g})"
+            f" (the EMA form steps with rate x (1 - momentum) = {lr * (1 - mu):.3g})"
             if opt.momentum_style == "ema"
             else ""
         )
-        + f", so rate x curvature = {step:.3g}, {verdict} the stability limit "
-        f"{limit:.3g} for momentum {mu:g}. "
+        + ". "
     )
     text += (
         "Steps of this size are stable here."
@@ -252,22 +210,6 @@ def _curvature_finding(run: Run, params: Params) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- many seeds
-
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Return the Wilson score interval of a success rate (95% for z = 1.96).
-
-    Examples
-    --------
-    >>> [round(v, 4) for v in wilson_interval(0, 10)]
-    [0.0, 0.2775]
-    """
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _check_seed_budget(run: Run, n_members: int, n_epochs: int) -> None:
