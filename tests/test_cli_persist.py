@@ -150,3 +150,30 @@ def test_resume_takes_settings_from_the_file(tmp_path):
     done = run_cli("train", "--resume", "m.safetensors", "--lr", "0.1", cwd=tmp_path)
     assert done.returncode == 2
     assert "--resume takes the settings from the file; got --lr" in done.stderr
+
+
+def test_predict_refuses_a_target_column_with_labels_the_model_never_saw(tmp_path, capsys):
+    from mlplab.cli import main as cli_main
+
+    model = tmp_path / "and.safetensors"
+    rows = ["a,b,y"] + [f"{i % 2},{(i // 2) % 2},{'yes' if i % 4 == 3 else 'no'}"
+                        for i in range(40)]
+    (tmp_path / "and.csv").write_text("\n".join(rows) + "\n")
+    assert cli_main(["train", "--data", str(tmp_path / "and.csv"), "--target", "y",
+                     "--epochs", "5", "--save", str(model), "--no-plot", "--json"]) == 0
+    capsys.readouterr()
+    assert model.stat().st_mode & 0o777 == 0o666 & ~_umask()
+    numeric = ["a,b,y"] + [f"{i % 2},{(i // 2) % 2},{int(i % 4 == 3)}" for i in range(8)]
+    (tmp_path / "numeric.csv").write_text("\n".join(numeric) + "\n")
+    assert cli_main(["predict", str(model), "--data", str(tmp_path / "numeric.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "not among the model's classes" in err
+    assert err.count("\n") == 1
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -26,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("mlplab").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlplab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``mlplab train --json | head``): stop quietly, and
+        # keep Python from complaining while it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -135,15 +142,18 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.data is not None or args.target is not None:
         if args.data is None or args.target is None:
             raise UsageError("--data and --target go together (a CSV file and its column)")
-        csv_data = load_csv(args.data, args.target)
-        x, y = csv_data.x, csv_data.y
+        csv_data = load_csv(args.data, args.target, getattr(args, "task", None))
+        x, y, head = _csv_head(csv_data)
+    else:
+        head = (1, setup.loss)
     config = setup.config
     changes: dict[str, Any] = {}
     hidden = args.hidden if args.hidden is not None else config.layer_sizes[1:-1]
-    changes["layer_sizes"] = (x.shape[1], *hidden, 1)
-    loss = args.loss or setup.loss
+    changes["layer_sizes"] = (x.shape[1], *hidden, head[0])
+    loss = args.loss or head[1]
     lookup(LOSSES, "loss", loss)
-    if LOSSES[loss].from_logits and args.output_activation is None:
+    regression_csv = args.data is not None and head[1] == "mse"
+    if (LOSSES[loss].from_logits or regression_csv) and args.output_activation is None:
         changes["output_activation"] = "identity"
     for field, value in (("activation", args.activation),
                          ("output_activation", args.output_activation),
@@ -158,6 +168,22 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if hasattr(args, "lr"):
         result.update(_optimizer_from_args(args, setup))
     return result
+
+
+def _csv_head(data: Any) -> tuple[Any, Any, tuple[int, str]]:
+    """Targets and (n_outputs, default loss) for a CSV's task, as train chooses them.
+
+    Several classes: one-hot targets and softmax cross-entropy from logits; two:
+    binary cross-entropy from logits; regression: one output, squared errors.
+    """
+    import numpy as np
+
+    if data.task == "multiclass":
+        n_classes = len(data.classes)
+        return data.x, np.eye(n_classes)[data.y], (n_classes, "cross_entropy")
+    if data.task == "binary":
+        return data.x, data.y.astype(np.float64), (1, "binary_cross_entropy")
+    return data.x, data.y, (1, "mse")
 
 
 def _optimizer_from_args(args: argparse.Namespace, setup: Any) -> dict[str, Any]:
@@ -1335,6 +1361,13 @@ def _score(model: Any, result: dict[str, Any], truth: list[str]) -> dict[str, An
         y = np.array([float(t) for t in truth])
         pred = np.asarray(result["predictions"], np.float64).reshape(len(y), -1)[:, 0]
         return {"rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
+    unknown = sorted({t for t in truth if not any(_same_label(c, t) for c in model.classes)})
+    if unknown:
+        # A 0/1 column against labels "malignant"/"benign" would score 0% silently.
+        raise UsageError(
+            f"the target column holds {', '.join(map(repr, unknown[:3]))}, which are not "
+            f"among the model's classes {', '.join(map(repr, model.classes))}"
+        )
     hits = [
         _same_label(p, t) for p, t in zip(result["predictions"], truth, strict=True)
     ]

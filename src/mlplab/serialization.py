@@ -277,6 +277,10 @@ def atomic_write(path: Path, data: bytes) -> Path:
     folder = path.parent
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates the file 0600; give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
             _write_all(f, data)
             f.flush()
