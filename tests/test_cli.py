@@ -90,7 +90,7 @@ def test_gradcheck_reports_the_original_mistake(capsys):
         ),
         (["train", "--activation", "swish"], "unknown activation 'swish'"),
         (["train", "--lr", "abc"], "expected a number; got 'abc'"),
-        (["train", "--epochs", "0"], "--epochs must be >= 1"),
+        (["train", "--epochs", "0"], "--epochs must be between 1 and"),
         (["train", "--hidden", "4,x"], "expected comma-separated layer widths"),
         (["train", "--data", "nowhere.csv", "--target", "y"], "cannot read CSV file"),
         (["train", "--data", "x.csv"], "--data and --target go together"),

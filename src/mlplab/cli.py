@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 __all__ = ["main"]
+
+
+# Guards against requests that could only exhaust memory (the CLI's, not the API's).
+MAX_WIDTH = 100_000
+MAX_EPOCHS = 100_000_000
 
 
 class UsageError(Exception):
@@ -34,6 +41,9 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _build_parser()
+    # The CLI reports diverged members itself (table, JSON); the library's warning
+    # would repeat it on stderr.
+    warnings.filterwarnings("ignore", message=r".* members diverged")
     try:
         args = parser.parse_args(argv)
         args.argv = list(sys.argv[1:] if argv is None else argv)
@@ -41,17 +51,41 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 0
         return int(args.run(args))
-    except (UsageError, ValueError, TypeError) as e:
-        print(f"mlplab: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mlplab: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         # The reader went away (``mlplab train --json | head``): stop quietly, and
         # keep Python from complaining while it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (UsageError, ValueError, TypeError) as e:
+        print(f"mlplab: error: {e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("mlplab: error: not enough memory for this run; use fewer epochs, "
+              "members, rows or units", file=sys.stderr)
+        return 2
+    except OSError as e:
+        where = f": {e.filename}" if e.filename else ""
+        print(f"mlplab: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mlplab: interrupted", file=sys.stderr)
+        return 130
+
+
+def _to_json(doc: Any) -> str:
+    """One strict JSON document: non-finite floats (a diverged loss) become null."""
+    import math
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    return json.dumps(clean(doc), allow_nan=False)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -79,15 +113,32 @@ def _floats(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
 
 
+def _output_path(text: str) -> str:
+    """A file path we can create: not empty, not a folder, in an existing folder."""
+    from pathlib import Path
+
+    path = Path(text)
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a file path; got an empty string")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is a folder; expected a file path")
+    if not path.resolve().parent.is_dir():
+        raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    return text
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
-        sizes = tuple(int(s) for s in text.split(",") if s.strip())
+        sizes = tuple(int(s) for s in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected comma-separated layer widths such as 4,8; got {text!r}"
         ) from None
     if any(s < 1 for s in sizes):
         raise argparse.ArgumentTypeError(f"layer widths must be >= 1; got {text!r}")
+    if any(s > MAX_WIDTH for s in sizes):
+        raise argparse.ArgumentTypeError(
+            f"layer widths must be <= {MAX_WIDTH}; got {text!r}")
     return sizes
 
 
@@ -163,6 +214,14 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.no_bias is not None:
         changes["use_bias"] = not args.no_bias
     config = dataclasses.replace(config, **changes)
+    if LOSSES[loss].from_logits and config.output_activation != "identity":
+        raise UsageError(f"--loss {loss} takes logits, so --output-activation must be "
+                         f"identity; got {config.output_activation}")
+    if loss == "cross_entropy" and config.n_outputs < 2:
+        raise UsageError("--loss cross_entropy needs at least 2 outputs (a softmax); "
+                         "use binary_cross_entropy for one")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError(f"--seed must be >= 0; got {args.seed}")
     result = {"config": config, "loss": loss, "x": x, "y": np.asarray(y),
               "seed": setup.seed if args.seed is None else args.seed}
     if hasattr(args, "lr"):
@@ -199,8 +258,8 @@ def _optimizer_from_args(args: argparse.Namespace, setup: Any) -> dict[str, Any]
         if value is not None
     }
     epochs = setup.n_epochs if args.epochs is None else args.epochs
-    if epochs < 1:
-        raise UsageError(f"--epochs must be >= 1; got {epochs}")
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise UsageError(f"--epochs must be between 1 and {MAX_EPOCHS}; got {epochs}")
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1; got {args.batch_size}")
     if getattr(args, "optimizer", None) not in (None, "sgd") or getattr(
@@ -249,7 +308,7 @@ def _add_train(sub: Any) -> None:
     _add_optimizer_options(p)
     _add_dataset_options(p)
     out = p.add_argument_group("output")
-    out.add_argument("--plot", default="loss.png", metavar="PATH",
+    out.add_argument("--plot", default="loss.png", metavar="PATH", type=_output_path,
                      help="PNG of the loss curve (default loss.png)")
     out.add_argument("--no-plot", action="store_true", help="do not write the plot")
     out.add_argument("--json", action="store_true",
@@ -296,7 +355,7 @@ def _run_train(args: argparse.Namespace) -> int:
                "diverged_epoch": None if diverged < 0 else diverged,
                "inputs": x.tolist(), "targets": np.asarray(s["y"]).tolist(),
                "outputs": outputs.tolist(), "losses": losses.tolist()}
-        print(json.dumps(doc))
+        print(_to_json(doc))
         return 0
     _print_outputs(x, np.asarray(s["y"]), outputs, float(losses[-1]), diverged)
     if not args.no_plot:
@@ -567,8 +626,8 @@ def _dataset_setup(args: argparse.Namespace, data: Any, recipe: Any) -> dict[str
         use_bias=True if args.no_bias is None else not args.no_bias,
         init=args.init or recipe.init, dtype=args.dtype or "float64")
     epochs = recipe.n_epochs if args.epochs is None else args.epochs
-    if epochs < 1:
-        raise UsageError(f"--epochs must be >= 1; got {epochs}")
+    if not 1 <= epochs <= MAX_EPOCHS:
+        raise UsageError(f"--epochs must be between 1 and {MAX_EPOCHS}; got {epochs}")
     batch = recipe.batch_size if args.batch_size is None else args.batch_size
     if batch is not None and batch < 1:
         raise UsageError(f"--batch-size must be >= 1; got {batch}")
@@ -757,7 +816,7 @@ def _report_dataset(args: argparse.Namespace, settings: dict[str, Any], data: An
     if args.json:
         curves = {k: [None if not math.isfinite(v) else v for v in a[:, 0].tolist()]
                   for k, a in history.metrics.items()}
-        print(json.dumps({"settings": settings, "metrics": metrics, **summary,
+        print(_to_json({"settings": settings, "metrics": metrics, **summary,
                           "history": curves}))
         return 0
     _print_dataset_metrics(data, metrics, summary)
@@ -821,14 +880,15 @@ def _add_gradcheck(sub: Any) -> None:
 def _run_gradcheck(args: argparse.Namespace) -> int:
     from .gradcheck import gradient_check
 
-    if not args.tol > 0 or not args.eps > 0:
-        raise UsageError(f"--tol and --eps must be > 0; got {args.tol} and {args.eps}")
+    if not (0 < args.tol < math.inf and 0 < args.eps < 1):
+        raise UsageError(f"--tol must be a finite number > 0 and --eps in (0, 1); "
+                         f"got {args.tol} and {args.eps}")
     s = _setup_from_args(args)
     rows = gradient_check(s["config"], s["x"], s["y"], loss=s["loss"], seeds=(s["seed"],),
                           eps=args.eps)
     failed = [r.name for r in rows if not r.passed(args.tol)]
     if args.json:
-        print(json.dumps({"settings": _settings(s), "tol": args.tol, "passed": not failed,
+        print(_to_json({"settings": _settings(s), "tol": args.tol, "passed": not failed,
                           "arrays": [r._asdict() for r in rows]}))
         return 1 if failed else 0
     from rich.console import Console
@@ -908,7 +968,7 @@ def _run_diagnose(args: argparse.Namespace) -> int:
             try_fixes=args.try_fixes,
         )
     if args.json:
-        print(json.dumps(report.to_dict()))
+        print(_to_json(report.to_dict()))
         return 0
     _print_settings(_settings(s))
     print(report.text())
@@ -953,6 +1013,7 @@ def _add_lr_find(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=100, help="number of rates (100)")
     p.add_argument(
         "--plot",
+        type=_output_path,
         default="lr_find.png",
         metavar="PATH",
         help="PNG of the loss against the rate (default lr_find.png)",
@@ -1023,6 +1084,7 @@ def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("checkpoints")
     g.add_argument(
         "--save",
+        type=_output_path,
         metavar="PATH",
         help="write the model and its training state to PATH (.safetensors) "
         "at the end, every --checkpoint-every epochs, and on Ctrl-C (exit 130)",
@@ -1232,14 +1294,20 @@ def _add_predict(sub: Any) -> None:
         "model", metavar="MODEL", help="a .safetensors file from train --save"
     )
     p.add_argument("--data", metavar="FILE.csv", required=True, help="rows to predict")
-    p.add_argument("--output", metavar="PREDS.csv", help="write the predictions here")
+    p.add_argument("--output", metavar="PREDS.csv", type=_output_path,
+                   help="write the predictions here")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_predict)
 
 
 def _run_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from .serialization import load
 
+    if args.output and any(Path(args.output).resolve() == Path(f).resolve()
+                           for f in (args.model, args.data)):
+        raise UsageError(f"--output {args.output} would overwrite an input file")
     model = load(args.model)
     features = model.info.get("features")
     if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
@@ -1262,7 +1330,7 @@ def _run_predict(args: argparse.Namespace) -> int:
     if args.output:
         _write_predictions(args.output, result)
     if args.json:
-        print(json.dumps({"model": str(args.model), "data": str(args.data), **result}))
+        print(_to_json({"model": str(args.model), "data": str(args.data), **result}))
         return 0
     _print_predictions(args, result)
     return 0

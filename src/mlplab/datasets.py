@@ -297,7 +297,7 @@ def load_csv(path: str | Path, target: str, task: str | None = None) -> Dataset:
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     """Return the stripped header and the non-blank rows, or raise ValueError."""
     try:
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:
             rows = list(csv.reader(f))
     except OSError as e:
         raise ValueError(f"cannot read CSV file {str(path)!r}: {e.strerror}") from None

@@ -17,6 +17,7 @@ ones a sweep reports (``outcomes``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import warnings
 from collections.abc import Sequence
@@ -170,7 +171,8 @@ class _Run:
 
 def _member_norm(a: Array) -> Array:
     """Euclidean norm of each member's entries, shape ``(K,)``."""
-    norm: Array = np.sqrt(np.sum(np.square(a.reshape(a.shape[0], -1)), axis=1))
+    with np.errstate(over="ignore"):  # a diverged run's norm is honestly inf
+        norm: Array = np.sqrt(np.sum(np.square(a.reshape(a.shape[0], -1)), axis=1))
     return norm
 
 
@@ -726,6 +728,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _quiet_overflow(fn: Any) -> Any:
+    """Run ``fn`` with overflow ignored: a diverged run's inf losses are findings."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_quiet_overflow
 def diagnose(
     config: MLPConfig,
     x: Array,

@@ -113,8 +113,15 @@ def gradient_check(
     )
     x = np.asarray(x, np.float64)
     y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
-    out, caches = forward(params, config, x)
-    analytic = param_arrays(backward(params, config, caches, loss_fn.grad(out, y)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        out, caches = forward(params, config, x)
+        analytic = param_arrays(backward(params, config, caches, loss_fn.grad(out, y)))
+    if not (np.all(np.isfinite(loss_fn.value(out, y)))
+            and all(np.all(np.isfinite(g)) for g in analytic)):
+        raise ValueError(
+            "the loss or its gradient is not finite at these weights (overflow); "
+            "a gradient check needs finite values: use smaller weights or inputs"
+        )
 
     # The differences are taken in extended precision where the platform has it:
     # rounding in a float64 loss (~1e-16 / eps) would otherwise swamp the small

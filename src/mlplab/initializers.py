@@ -133,6 +133,8 @@ def parse_init(spec: str) -> Initializer:
         values = [float(v) for v in args.split(",")]
     except ValueError:
         raise ValueError(f"init {spec!r} has a non-numeric argument") from None
+    if not all(math.isfinite(v) and abs(v) <= 1e150 for v in values):
+        raise ValueError(f"init {spec!r} needs finite arguments of at most 1e150")
     if name == "uniform":
         if len(values) != 2 or not values[0] < values[1]:
             raise ValueError(f"init uniform needs ':LOW,HIGH' with LOW < HIGH; got {spec!r}")

@@ -125,9 +125,9 @@ def lr_find(
     >>> bool(1e-4 <= r.suggested_rate <= 10.0)
     True
     """
-    if not 0 < min_lr < max_lr or not math.isfinite(max_lr):
+    if not 0 < min_lr < max_lr <= 1e100:
         raise ValueError(
-            f"need 0 < min_lr < max_lr; got min_lr={min_lr}, max_lr={max_lr}"
+            f"need 0 < min_lr < max_lr <= 1e100; got min_lr={min_lr}, max_lr={max_lr}"
         )
     if n_steps < 3:
         raise ValueError(f"n_steps must be >= 3; got {n_steps}")

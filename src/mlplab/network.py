@@ -98,6 +98,8 @@ class MLPConfig:
                 f"(n_features, ..., n_outputs); got {self.layer_sizes!r}"
             )
         object.__setattr__(self, "layer_sizes", tuple(int(s) for s in sizes))
+        if not isinstance(self.use_bias, (bool, np.bool_)):
+            raise TypeError(f"use_bias must be True or False; got {self.use_bias!r}")
         lookup(ACTIVATIONS, "activation", self.activation)
         lookup(ACTIVATIONS, "output activation", self.output_activation)
         parse_init(self.init)

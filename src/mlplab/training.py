@@ -471,6 +471,15 @@ def _check_data(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> None:
             f"loss {loss_fn.name!r} takes logits, so output_activation must be "
             f"'identity'; got {config.output_activation!r}"
         )
+    if loss_fn.name == "cross_entropy" and config.n_outputs < 2:
+        raise ValueError(
+            "loss 'cross_entropy' is a softmax over the outputs and needs at least 2; "
+            "got 1 output (use 'binary_cross_entropy' for one)"
+        )
+    if x.shape[-2] == 0:
+        raise ValueError("x must hold at least one sample; got 0 rows")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must contain only finite values; got NaN or inf")
 
 
 def _check_sample_weight(
@@ -500,6 +509,9 @@ def _initial_state(
     config: MLPConfig, optimizer: Any, seeds: Sequence[int], params: Params | None
 ) -> TrainState:
     """Draw (or take) initial weights and make a fresh optimizer state."""
+    if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0
+           for s in seeds):
+        raise ValueError(f"seeds must be non-negative integers; got {list(seeds)!r}")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must hold at least one seed (one per member)")
