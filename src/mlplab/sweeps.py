@@ -348,7 +348,7 @@ def _run_local(chunks: list[_Chunk], data: _Data, workers: int,
     for attempt in range(3):
         try:
             results = Parallel(n_jobs=workers, return_as="generator_unordered")(
-                delayed(_indexed)(i, chunk, data) for i, chunk in pending.items())
+                delayed(_indexed)(i, chunk, data) for i, chunk in list(pending.items()))
             for i, rows in results:
                 on_done(rows)
                 del pending[i]
