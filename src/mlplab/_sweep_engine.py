@@ -33,6 +33,7 @@ threshold). Whatever it supports is decided by ``supports``; everything else
 
 from __future__ import annotations
 
+import itertools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -66,24 +67,32 @@ class Tracked(NamedTuple):
     params: Params
 
 
-def supports(config: MLPConfig, loss: str, optimizer: Any, batch_size: int | None,
-             n_samples: int) -> bool:
+def supports(
+    config: MLPConfig, loss: str, optimizer: Any, batch_size: int | None, n_samples: int
+) -> bool:
     """Whether this engine can train the group (else ``sweeps`` uses ``fit``)."""
     elementwise = all(
         name != "softmax" for name in (config.activation, config.output_activation)
     )
     full_batch = batch_size is None or batch_size >= n_samples
-    return (type(optimizer) is SGD and not callable(optimizer.learning_rate)
-            and loss in _LOSSES and elementwise and full_batch)
+    return (
+        type(optimizer) is SGD
+        and not callable(optimizer.learning_rate)
+        and loss in _LOSSES
+        and elementwise
+        and full_batch
+    )
 
 
 def member_bytes(config: MLPConfig, n_samples: int) -> int:
     """Bytes of working memory one member needs in this engine (an estimate)."""
     sizes = config.layer_sizes
-    n_params = sum(i * o + (o if config.use_bias else 0)
-                   for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+    n_params = sum(
+        i * o + (o if config.use_bias else 0)
+        for i, o in itertools.pairwise(sizes)
+    )
     units = sum(sizes[1:])
-    products = sum(i * o for i, o in zip(sizes[1:-1], sizes[2:], strict=True))
+    products = sum(i * o for i, o in itertools.pairwise(sizes[1:]))
     itemsize = np.dtype(config.np_dtype).itemsize
     return itemsize * (4 * n_params + n_samples * (5 * units + products))
 
@@ -93,15 +102,19 @@ def member_bytes(config: MLPConfig, n_samples: int) -> int:
 
 def _member_last(params: Params) -> list[list[Array]]:
     """``[[w (n_in, n_out, K), b (n_out, K) or absent], ...]`` as contiguous copies."""
-    return [[np.ascontiguousarray(np.moveaxis(a, 0, -1)) for a in layer if a is not None]
-            for layer in params]
+    return [
+        [np.ascontiguousarray(np.moveaxis(a, 0, -1)) for a in layer if a is not None]
+        for layer in params
+    ]
 
 
 def _member_first(layers: list[list[Array]]) -> Params:
-    """Back to the core's ``Params`` (weights ``(K, n_in, n_out)``, biases ``(K, n_out)``)."""
+    """Return the core's ``Params``: weights ``(K, n_in, n_out)``, biases (K, n_out)."""
     return tuple(
-        Dense(np.ascontiguousarray(np.moveaxis(arrs[0], -1, 0)),
-              np.ascontiguousarray(arrs[1].T) if len(arrs) > 1 else None)
+        Dense(
+            np.ascontiguousarray(np.moveaxis(arrs[0], -1, 0)),
+            np.ascontiguousarray(arrs[1].T) if len(arrs) > 1 else None,
+        )
         for arrs in layers
     )
 
@@ -110,8 +123,11 @@ def _member_first(layers: list[list[Array]]) -> Params:
 
 
 def _activate(name: str, z: Array, out: Array) -> None:
-    """``out = f(z)``; the sigmoid as ``1 / (1 + exp(-z))`` in place (exp may overflow
-    to inf, giving exactly 0, under the caller's ``errstate``)."""
+    """Write ``f(z)`` into ``out``; the sigmoid as ``1 / (1 + exp(-z))`` in place.
+
+    For very negative z, exp overflows to inf and the sigmoid is exactly 0
+    (the caller holds an ``errstate`` that ignores the overflow).
+    """
     if name in _SIGMOIDS:
         np.negative(z, out=out)
         np.exp(out, out=out)
@@ -121,8 +137,9 @@ def _activate(name: str, z: Array, out: Array) -> None:
         out[...] = ACTIVATIONS[name].forward(z)
 
 
-def _activation_grad(name: str, z: Array, a: Array, grad_a: Array, out: Array,
-                     tmp: Array) -> Array:
+def _activation_grad(
+    name: str, z: Array, a: Array, grad_a: Array, out: Array, tmp: Array
+) -> Array:
     """``grad_z`` from ``grad_a``, as the activation's ``backward`` computes it.
 
     The sigmoids write into ``out`` (using ``tmp``) with the same operations in
@@ -159,10 +176,16 @@ class _Net:
             return [np.empty((n, o, n_members), dtype) for o in sizes[1:]]
 
         self.z, self.a, self.grad_z, self.grad_a, self.tmp = (
-            units(), units(), units(), units(), units()
+            units(),
+            units(),
+            units(),
+            units(),
+            units(),
         )
-        self.prod = [np.empty((n, i, o, n_members), dtype)
-                     for i, o in zip(sizes[1:-1], sizes[2:], strict=True)]
+        self.prod = [
+            np.empty((n, i, o, n_members), dtype)
+            for i, o in itertools.pairwise(sizes[1:])
+        ]
 
     def forward(self, layers: list[list[Array]]) -> Array:
         """Fill ``z`` and ``a`` for every layer; return the output ``(n, n_out, K)``."""
@@ -179,21 +202,29 @@ class _Net:
             _activate(self.acts[i], z, self.a[i])
         return self.a[-1]
 
-    def backward(self, layers: list[list[Array]], grad_out: Array,
-                 grads: list[list[Array]]) -> None:
+    def backward(
+        self, layers: list[list[Array]], grad_out: Array, grads: list[list[Array]]
+    ) -> None:
         """Write every parameter gradient into ``grads`` (same layout as ``layers``)."""
         n = self.x.shape[0]
         grad_a = grad_out
         for i in reversed(range(len(layers))):
             w = layers[i][0]
-            grad_z = _activation_grad(self.acts[i], self.z[i], self.a[i], grad_a,
-                                      self.grad_z[i], self.tmp[i])
+            grad_z = _activation_grad(
+                self.acts[i], self.z[i], self.a[i], grad_a, self.grad_z[i], self.tmp[i]
+            )
             if i == 0:
-                np.matmul(self.x.T, grad_z.reshape(n, -1),
-                          out=grads[0][0].reshape(w.shape[0], -1))
+                np.matmul(
+                    self.x.T,
+                    grad_z.reshape(n, -1),
+                    out=grads[0][0].reshape(w.shape[0], -1),
+                )
             else:
-                np.multiply(self.a[i - 1][:, :, None, :], grad_z[:, None, :, :],
-                            out=self.prod[i - 1])
+                np.multiply(
+                    self.a[i - 1][:, :, None, :],
+                    grad_z[:, None, :, :],
+                    out=self.prod[i - 1],
+                )
                 np.sum(self.prod[i - 1], axis=0, out=grads[i][0])
             if len(layers[i]) > 1:
                 np.sum(grad_z, axis=0, out=grads[i][1])
@@ -209,8 +240,9 @@ class _Net:
 # ---------------------------------------------------------------- loss
 
 
-def _loss_and_grad(name: str, out: Array, y: Array, diff: Array,
-                   grad: Array) -> tuple[Array, Array]:
+def _loss_and_grad(
+    name: str, out: Array, y: Array, diff: Array, grad: Array
+) -> tuple[Array, Array]:
     """Per-member loss ``(K,)`` and its gradient w.r.t. ``out`` ``(n, n_out, K)``.
 
     ``diff`` and ``grad`` are buffers shaped like ``out``; the gradient is
@@ -251,12 +283,25 @@ def _hyper(opt: SGD, k: int, dtype: Any) -> _Hyper:
         return np.broadcast_to(np.asarray(v, dtype), (k,)).copy()
 
     mu = arr(opt.momentum)
-    return _Hyper(arr(opt.learning_rate), mu, 1.0 - mu, 1.0 - arr(opt.dampening),
-                  arr(opt.weight_decay))
+    return _Hyper(
+        arr(opt.learning_rate),
+        mu,
+        1.0 - mu,
+        1.0 - arr(opt.dampening),
+        arr(opt.weight_decay),
+    )
 
 
-def _sgd_step(opt: SGD, h: _Hyper, w: Array, g: Array, v: Array, tmp: Array, t: int,
-              is_weight: bool) -> None:
+def _sgd_step(
+    opt: SGD,
+    h: _Hyper,
+    w: Array,
+    g: Array,
+    v: Array,
+    tmp: Array,
+    t: int,
+    is_weight: bool,
+) -> None:
     """One ``SGD`` update of ``w`` in place (``g`` and ``tmp`` are overwritten).
 
     The same floating-point operations, in the same order, as ``SGD._one``
@@ -300,8 +345,9 @@ def _sgd_step(opt: SGD, h: _Hyper, w: Array, g: Array, v: Array, tmp: Array, t: 
 # ---------------------------------------------------------------- the loop
 
 
-def _wrong_rows(kind: str, out: Array, target: Array, threshold: float,
-                loss: Array) -> Array:
+def _wrong_rows(
+    kind: str, out: Array, target: Array, threshold: float, loss: Array
+) -> Array:
     """``(K,)`` booleans: the member does not (yet) meet the solved condition."""
     if kind == "regression":
         return ~(loss < threshold)  # type: ignore[no-any-return]
@@ -317,8 +363,15 @@ class Tracker:
     ``n_epochs`` the final ones) and returns the members that diverged just now.
     """
 
-    def __init__(self, n_members: int, n_epochs: int, window: int, kind: str,
-                 threshold: float, y: Array) -> None:
+    def __init__(
+        self,
+        n_members: int,
+        n_epochs: int,
+        window: int,
+        kind: str,
+        threshold: float,
+        y: Array,
+    ) -> None:
         self.n_epochs, self.window, self.kind = n_epochs, window, kind
         self.threshold = threshold
         self.target = np.asarray(y)[:, :, None] > 0.5
@@ -336,8 +389,11 @@ class Tracker:
             self.limit = np.where(value > 0, DIVERGENCE_FACTOR * value, np.inf)
         if epoch == self.n_epochs - self.window:
             self.window_loss = value.copy()
-        np.copyto(self.last_bad, epoch,
-                  where=_wrong_rows(self.kind, out, self.target, self.threshold, value))
+        np.copyto(
+            self.last_bad,
+            epoch,
+            where=_wrong_rows(self.kind, out, self.target, self.threshold, value),
+        )
         bad = ~(value <= self.limit)
         if not bad.any():
             return None
@@ -349,15 +405,24 @@ class Tracker:
         return bad
 
     def tracked(self, params: Params) -> Tracked:
-        """The record after the last ``observe`` (diverged members keep their loss)."""
+        """Return the record after the last ``observe`` (diverged keep their loss)."""
         final = np.where(self.diverged >= 0, self.stop_loss, self.value)
-        return Tracked(self.initial, self.window_loss, final, self.diverged,
-                       self.last_bad, params)
+        return Tracked(
+            self.initial, self.window_loss, final, self.diverged, self.last_bad, params
+        )
 
 
-def train_tracked(  # noqa: PLR0913
-    config: MLPConfig, x: Array, y: Array, *, loss: str, optimizer: SGD,
-    n_epochs: int, seeds: list[int], window: int, kind: str,
+def train_tracked(
+    config: MLPConfig,
+    x: Array,
+    y: Array,
+    *,
+    loss: str,
+    optimizer: SGD,
+    n_epochs: int,
+    seeds: list[int],
+    window: int,
+    kind: str,
     threshold: float,
 ) -> Tracked:
     """Train one member per seed for ``n_epochs`` full-batch SGD steps.
@@ -398,8 +463,9 @@ def train_tracked(  # noqa: PLR0913
     return tracker.tracked(_member_first(layers))
 
 
-def _freeze(mask: Array, layers: list[list[Array]], vel: list[list[Array]],
-            h: _Hyper) -> None:
+def _freeze(
+    mask: Array, layers: list[list[Array]], vel: list[list[Array]], h: _Hyper
+) -> None:
     """Stop members: zero their rate, weights and velocities (outcome is decided)."""
     h.lr[mask] = 0.0
     for arrs, vs in zip(layers, vel, strict=True):

@@ -1,4 +1,4 @@
-"""Plots with matplotlib (imported here only, and lazily): loss curves, sweep heatmaps."""
+"""Plots with matplotlib (imported here only, lazily): loss curves, sweep heatmaps."""
 
 from __future__ import annotations
 
@@ -44,16 +44,25 @@ def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> 
 
 
 def effective_learning_rate(lr: float, momentum: float, momentum_style: str) -> float:
-    """The long-run step per unit gradient: ``lr / (1 - momentum)`` for classical
-    momentum (and its lr-inside and dampened forms), ``lr`` itself for EMA."""
+    """Return the long-run step per unit gradient.
+
+    ``lr / (1 - momentum)`` for classical momentum (and its lr-inside form),
+    ``lr`` itself for the EMA form, which never enlarges the step.
+    """
     if momentum_style == "ema":
         return lr
     return lr / (1.0 - momentum)
 
 
-def plot_sweep_heatmaps(  # noqa: PLR0913
-    cells: list[dict[str, Any]], path: str | Path, *, x: str = "lr", y: str = "momentum",
-    effective_lr: bool = False, momentum_style: str = "ema", title: str = "",
+def plot_sweep_heatmaps(
+    cells: list[dict[str, Any]],
+    path: str | Path,
+    *,
+    x: str = "lr",
+    y: str = "momentum",
+    effective_lr: bool = False,
+    momentum_style: str = "ema",
+    title: str = "",
 ) -> Path:
     """Write heatmaps of success rate and median epochs to solve over two axes.
 
@@ -70,20 +79,26 @@ def plot_sweep_heatmaps(  # noqa: PLR0913
     import matplotlib.pyplot as plt
 
     def key(cell: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-        return tuple((k, str(v)) for k, v in cell["settings"].items() if k not in (x, y))
+        return tuple(
+            (k, str(v)) for k, v in cell["settings"].items() if k not in (x, y)
+        )
 
     panels: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}
     for cell in cells:
         panels.setdefault(key(cell), []).append(cell)
-    fig, axes = plt.subplots(len(panels), 2, figsize=(12, 4.2 * len(panels)), dpi=100,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(panels), 2, figsize=(12, 4.2 * len(panels)), dpi=100, squeeze=False
+    )
     for row, (panel_key, members) in enumerate(panels.items()):
         label = ", ".join(f"{k}={v}" for k, v in panel_key)
         for col, metric in enumerate(("success_rate", "median_epochs_to_solve")):
-            _heatmap(axes[row][col], members, x, y, metric, effective_lr, momentum_style)
+            _heatmap(
+                axes[row][col], members, x, y, metric, effective_lr, momentum_style
+            )
             name = "success rate" if col == 0 else "median epochs to solve"
-            axes[row][col].set_title(f"{name}{' (' + label + ')' if label else ''}",
-                                     fontsize=10)
+            axes[row][col].set_title(
+                f"{name}{' (' + label + ')' if label else ''}", fontsize=10
+            )
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -93,8 +108,15 @@ def plot_sweep_heatmaps(  # noqa: PLR0913
     return path
 
 
-def _heatmap(ax: Any, cells: list[dict[str, Any]], x: str, y: str, metric: str,
-             effective_lr: bool, momentum_style: str) -> None:
+def _heatmap(
+    ax: Any,
+    cells: list[dict[str, Any]],
+    x: str,
+    y: str,
+    metric: str,
+    effective_lr: bool,
+    momentum_style: str,
+) -> None:
     """One annotated panel: a grid image, or squares at effective learning rates."""
     xs = sorted({c["settings"][x] for c in cells})
     ys = sorted({c["settings"][y] for c in cells})
@@ -102,40 +124,70 @@ def _heatmap(ax: Any, cells: list[dict[str, Any]], x: str, y: str, metric: str,
     for c in cells:
         value = c[metric]
         grid[ys.index(c["settings"][y]), xs.index(c["settings"][x])] = (
-            np.nan if value is None else value)
+            np.nan if value is None else value
+        )
     cmap = "viridis" if metric == "success_rate" else "magma_r"
     vmin, vmax = (0.0, 1.0) if metric == "success_rate" else (None, None)
     if effective_lr:
-        pos = [[effective_learning_rate(float(xv), float(yv),
-                                        _panel_style(cells, momentum_style)) for xv in xs]
-               for yv in ys]
-        flat = [(pos[i][j], i, grid[i, j]) for i in range(len(ys)) for j in range(len(xs))]
-        image = ax.scatter([p[0] for p in flat], [p[1] for p in flat],
-                           c=[p[2] for p in flat], cmap=cmap, vmin=vmin, vmax=vmax,
-                           marker="s", s=900)
+        pos = [
+            [
+                effective_learning_rate(
+                    float(xv), float(yv), _panel_style(cells, momentum_style)
+                )
+                for xv in xs
+            ]
+            for yv in ys
+        ]
+        flat = [
+            (pos[i][j], i, grid[i, j]) for i in range(len(ys)) for j in range(len(xs))
+        ]
+        image = ax.scatter(
+            [p[0] for p in flat],
+            [p[1] for p in flat],
+            c=[p[2] for p in flat],
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            marker="s",
+            s=900,
+        )
         ax.set_xscale("log")
         ax.margins(x=0.12, y=0.15)
         ax.set_xlabel(f"effective learning rate ({momentum_style} momentum)")
         for xe, i, v in flat:
-            ax.annotate(_cell_text(v, metric), (xe, i), ha="center", va="center",
-                        fontsize=7, color=_text_colour(image, v))
+            ax.annotate(
+                _cell_text(v, metric),
+                (xe, i),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=_text_colour(image, v),
+            )
     else:
-        image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
-                          origin="lower")
+        image = ax.imshow(
+            grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", origin="lower"
+        )
         ax.set_xticks(range(len(xs)), [str(v) for v in xs])
         ax.set_xlabel(x)
         for i in range(len(ys)):
             for j in range(len(xs)):
                 v = grid[i, j]
-                ax.text(j, i, _cell_text(v, metric), ha="center", va="center",
-                        fontsize=9, color=_text_colour(image, v))
+                ax.text(
+                    j,
+                    i,
+                    _cell_text(v, metric),
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color=_text_colour(image, v),
+                )
     ax.set_yticks(range(len(ys)), [str(v) for v in ys])
     ax.set_ylabel(y)
     ax.figure.colorbar(image, ax=ax)
 
 
 def _panel_style(cells: list[dict[str, Any]], default: str) -> str:
-    """The momentum style of a panel (its swept value, else the sweep's)."""
+    """Return a panel's momentum style (its swept value, else the sweep's)."""
     return str(cells[0]["settings"].get("momentum_style", default))
 
 

@@ -19,16 +19,27 @@ def test_classify_order_and_fields():
         last_bad=np.array([100, 41, 100, 100, 100]),
         constant_loss=1.0,
     )
-    assert o.outcome.tolist() == ["diverged", "solved", "plateau", "plateau", "unfinished"]
+    assert o.outcome.tolist() == [
+        "diverged",
+        "solved",
+        "plateau",
+        "plateau",
+        "unfinished",
+    ]
     assert o.epochs_to_solve.tolist() == [-1, 42, -1, -1, -1]
     assert o.diverged_epoch.tolist() == [12, -1, -1, -1, -1]
     assert o.constant_stall.tolist() == [False, False, True, False, False]
 
 
 def test_diverged_beats_solved_and_solved_beats_plateau():
-    o = classify(n_epochs=10, final_loss=np.array([0.1, 0.1]),
-                 window_loss=np.array([0.1, 0.1]), diverged_epoch=np.array([3, -1]),
-                 last_bad=np.array([-1, -1]), constant_loss=1.0)
+    o = classify(
+        n_epochs=10,
+        final_loss=np.array([0.1, 0.1]),
+        window_loss=np.array([0.1, 0.1]),
+        diverged_epoch=np.array([3, -1]),
+        last_bad=np.array([-1, -1]),
+        constant_loss=1.0,
+    )
     assert o.outcome.tolist() == ["diverged", "solved"]
     assert o.epochs_to_solve.tolist() == [-1, 0]
 
@@ -37,12 +48,14 @@ def test_constant_predictor_losses():
     y = np.array([[0.0], [1.0], [1.0], [0.0]])
     assert constant_predictor_loss("sse", y) == 1.0
     assert constant_predictor_loss("mse", y) == 0.25
-    assert constant_predictor_loss("binary_cross_entropy", y) == pytest.approx(np.log(2),
-                                                                              rel=1e-15)
+    assert constant_predictor_loss("binary_cross_entropy", y) == pytest.approx(
+        np.log(2), rel=1e-15
+    )
     onehot = np.eye(3)[[0, 0, 1, 2]]
     expected = -(0.5 * np.log(0.5) + 2 * 0.25 * np.log(0.25))
-    assert constant_predictor_loss("cross_entropy", onehot) == pytest.approx(expected,
-                                                                            rel=1e-15)
+    assert constant_predictor_loss("cross_entropy", onehot) == pytest.approx(
+        expected, rel=1e-15
+    )
 
 
 def test_wilson_interval_matches_formula_and_edges():

@@ -13,15 +13,30 @@ from mlplab.sweeps import _Chunk, _Data, _Run, run_chunk, sweep
 STYLES = ("classical", "lr-inside", "dampened", "ema")
 
 
-@pytest.mark.parametrize(("style", "nesterov", "extra"), [
-    (s, n, e) for s, n, e in itertools.product(
-        STYLES, (False, True), ({}, {"weight_decay": (0.0, 0.1, 0.01)},
-                                {"bias_correction": True, "decay_biases": True,
-                                 "weight_decay": 0.05}))
-])
+@pytest.mark.parametrize(
+    ("style", "nesterov", "extra"),
+    [
+        (s, n, e)
+        for s, n, e in itertools.product(
+            STYLES,
+            (False, True),
+            (
+                {},
+                {"weight_decay": (0.0, 0.1, 0.01)},
+                {"bias_correction": True, "decay_biases": True, "weight_decay": 0.05},
+            ),
+        )
+    ],
+)
 def test_sgd_step_equals_sgd_update_bit_for_bit(rng, style, nesterov, extra):
-    opt = SGD(learning_rate=(0.1, 0.5, 2.0), momentum=(0.0, 0.5, 0.9),
-              momentum_style=style, nesterov=nesterov, dampening=(0.3, 0.0, 0.7), **extra)
+    opt = SGD(
+        learning_rate=(0.1, 0.5, 2.0),
+        momentum=(0.0, 0.5, 0.9),
+        momentum_style=style,
+        nesterov=nesterov,
+        dampening=(0.3, 0.0, 0.7),
+        **extra,
+    )
     w = rng.normal(size=(3, 2, 4))  # member-first (K, n_in, n_out)
     b = rng.normal(size=(3, 4))
     params = (w, b)
@@ -35,7 +50,9 @@ def test_sgd_step_equals_sgd_update_bit_for_bit(rng, style, nesterov, extra):
         params = tuple(p + u for p, u in zip(params, updates, strict=True))
         for j, (p, v, g) in enumerate(zip(last, vel, grads, strict=True)):
             g_last = np.ascontiguousarray(np.moveaxis(g, 0, -1))
-            engine._sgd_step(opt, h, p, g_last, v, np.empty_like(p), t, is_weight=j == 0)
+            engine._sgd_step(
+                opt, h, p, g_last, v, np.empty_like(p), t, is_weight=j == 0
+            )
     for p_first, p_last in zip(params, last, strict=True):
         np.testing.assert_array_equal(np.moveaxis(p_last, -1, 0), p_first)
     for v_first, v_last in zip(state.velocity, vel, strict=True):
@@ -43,15 +60,20 @@ def test_sgd_step_equals_sgd_update_bit_for_bit(rng, style, nesterov, extra):
 
 
 def _one_cell(setup, *, lr, epochs, seeds=4, window=None, **grid):
-    return sweep({"lr": [lr], "epochs": [epochs], **grid}, seeds=seeds, setup=setup,
-                 window=window)
+    return sweep(
+        {"lr": [lr], "epochs": [epochs], **grid},
+        seeds=seeds,
+        setup=setup,
+        window=window,
+    )
 
 
 def test_plateau_at_the_constant_predictor_is_flagged():
     # Near-zero weights and a tiny rate: outputs stay at 0.5, loss at 1.0.
     setup = original_setup()
-    setup = dataclasses.replace(setup, config=dataclasses.replace(
-        setup.config, init="normal:1e-8"))
+    setup = dataclasses.replace(
+        setup, config=dataclasses.replace(setup.config, init="normal:1e-8")
+    )
     result = _one_cell(setup, lr=1e-6, epochs=200)
     assert [r["outcome"] for r in result.rows] == ["plateau"] * 4
     assert all(r["constant_stall"] for r in result.rows)
@@ -63,13 +85,19 @@ def test_too_high_a_rate_diverges_with_its_epoch():
     x = np.linspace(-1, 1, 8)[:, None]
     y = 3.0 * x[:, 0] + 1.0
     setup = dataclasses.replace(
-        original_setup(), config=MLPConfig((1, 1), output_activation="identity",
-                                           init="uniform"),
-        loss="sse", x=x, y=y, optimizer=SGD(learning_rate=0.1, momentum_style="classical"))
+        original_setup(),
+        config=MLPConfig((1, 1), output_activation="identity", init="uniform"),
+        loss="sse",
+        x=x,
+        y=y,
+        optimizer=SGD(learning_rate=0.1, momentum_style="classical"),
+    )
     result = _one_cell(setup, lr=100.0, epochs=200)
     assert [r["outcome"] for r in result.rows] == ["diverged"] * 4
-    assert all(r["diverged_epoch"] is not None and 1 <= r["diverged_epoch"] < 20
-               for r in result.rows)
+    assert all(
+        r["diverged_epoch"] is not None and 1 <= r["diverged_epoch"] < 20
+        for r in result.rows
+    )
     assert all(not r["solved"] for r in result.rows)
     ok = _one_cell(setup, lr=0.01, epochs=2000)
     assert [r["outcome"] for r in ok.rows] == ["solved"] * 4
@@ -84,10 +112,14 @@ def test_run_cut_short_while_improving_is_unfinished():
 def test_fit_fallback_agrees_with_the_engine(monkeypatch):
     setup = original_setup()
     opt = dataclasses.replace(setup.optimizer, learning_rate=1.0, momentum=0.0)
-    numeric = tuple({"lr": lr, "momentum": mu, "dampening": 0.0, "weight_decay": 0.0}
-                    for lr, mu in [(0.5, 0.5), (2.0, 0.9), (1.0, 0.0)])
+    numeric = tuple(
+        {"lr": lr, "momentum": mu, "dampening": 0.0, "weight_decay": 0.0}
+        for lr, mu in [(0.5, 0.5), (2.0, 0.9), (1.0, 0.0)]
+    )
     data = _Data(setup.x, setup.y, 1e-4, 30, 1e-3)
-    full = _Chunk(_Run(setup.config, "sse", opt, 300, None), (0, 1, 2), (0, 1, 2), numeric)
+    full = _Chunk(
+        _Run(setup.config, "sse", opt, 300, None), (0, 1, 2), (0, 1, 2), numeric
+    )
     assert engine.supports(setup.config, "sse", opt, None, 4)
     assert not engine.supports(setup.config, "sse", opt, 2, 4)
     fast = run_chunk(full, data)
@@ -104,8 +136,11 @@ def test_member_bytes_is_small_for_xor():
 
 
 def test_mini_batches_run_through_fit():
-    result = sweep({"lr": [0.5], "batch_size": [2], "epochs": [400]}, seeds=3,
-                   setup=original_setup())
+    result = sweep(
+        {"lr": [0.5], "batch_size": [2], "epochs": [400]},
+        seeds=3,
+        setup=original_setup(),
+    )
     assert len(result.rows) == 3
     assert {r["outcome"] for r in result.rows} <= {"solved", "unfinished", "plateau"}
     assert result.rows[0]["final_loss"] < 1.0
