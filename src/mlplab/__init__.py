@@ -45,6 +45,16 @@ _EXPORTS = {
     "load_csv": "datasets",
     "OriginalSetup": "presets",
     "original_setup": "presets",
+    "OUTCOMES": "outcomes",
+    "classify": "outcomes",
+    "constant_predictor_loss": "outcomes",
+    "kaplan_meier": "outcomes",
+    "survival_quantiles": "outcomes",
+    "wilson_interval": "outcomes",
+    "SweepResult": "sweeps",
+    "original_grid": "sweeps",
+    "sweep": "sweeps",
+    "plot_sweep_heatmaps": "plots",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -81,7 +91,17 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         with_arrays,
     )
     from .optimizers import MOMENTUM_STYLES, SGD, SGDState, apply_updates
+    from .outcomes import (
+        OUTCOMES,
+        classify,
+        constant_predictor_loss,
+        kaplan_meier,
+        survival_quantiles,
+        wilson_interval,
+    )
+    from .plots import plot_sweep_heatmaps
     from .presets import OriginalSetup, original_setup
+    from .sweeps import SweepResult, original_grid, sweep
     from .training import (
         DivergenceWarning,
         EpochView,

@@ -38,7 +38,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._types import Array
+from numpy.typing import NDArray
+
+from ._types import Array, BoolArray
 from .activations import ACTIVATIONS, sigmoid
 from .network import Dense, MLPConfig, Params, init_params
 from .optimizers import SGD
@@ -62,8 +64,8 @@ class Tracked(NamedTuple):
     initial_loss: Array
     window_loss: Array
     final_loss: Array
-    diverged_epoch: Array
-    last_bad: Array
+    diverged_epoch: NDArray[np.int64]
+    last_bad: NDArray[np.int64]
     params: Params
 
 
@@ -88,8 +90,7 @@ def member_bytes(config: MLPConfig, n_samples: int) -> int:
     """Bytes of working memory one member needs in this engine (an estimate)."""
     sizes = config.layer_sizes
     n_params = sum(
-        i * o + (o if config.use_bias else 0)
-        for i, o in itertools.pairwise(sizes)
+        i * o + (o if config.use_bias else 0) for i, o in itertools.pairwise(sizes)
     )
     units = sum(sizes[1:])
     products = sum(i * o for i, o in itertools.pairwise(sizes[1:]))
@@ -156,7 +157,8 @@ def _activation_grad(
         np.subtract(1.0, tmp, out=tmp)
         out *= tmp
         return out
-    return ACTIVATIONS[name].backward(z, a, grad_a)  # type: ignore[no-any-return]
+    grad_z: Array = ACTIVATIONS[name].backward(z, a, grad_a)
+    return grad_z
 
 
 class _Net:
@@ -346,13 +348,15 @@ def _sgd_step(
 
 
 def _wrong_rows(
-    kind: str, out: Array, target: Array, threshold: float, loss: Array
-) -> Array:
+    kind: str, out: Array, target: BoolArray, threshold: float, loss: Array
+) -> BoolArray:
     """``(K,)`` booleans: the member does not (yet) meet the solved condition."""
     if kind == "regression":
-        return ~(loss < threshold)  # type: ignore[no-any-return]
+        above: BoolArray = np.logical_not(loss < threshold)
+        return above
     wrong = np.not_equal(out > threshold, target)
-    return wrong.reshape(-1, wrong.shape[-1]).any(axis=0)  # type: ignore[no-any-return]
+    rows: BoolArray = np.any(wrong.reshape(-1, wrong.shape[-1]), axis=0)
+    return rows
 
 
 class Tracker:
@@ -381,7 +385,7 @@ class Tracker:
         self.initial = self.window_loss = self.limit = np.full(n_members, np.inf)
         self.value = self.initial
 
-    def observe(self, epoch: int, out: Array, value: Array) -> Array | None:
+    def observe(self, epoch: int, out: Array, value: Array) -> BoolArray | None:
         """Record one epoch; return a mask of newly diverged members, or None."""
         self.value = value
         if epoch == 0:
@@ -464,7 +468,7 @@ def train_tracked(
 
 
 def _freeze(
-    mask: Array, layers: list[list[Array]], vel: list[list[Array]], h: _Hyper
+    mask: BoolArray, layers: list[list[Array]], vel: list[list[Array]], h: _Hyper
 ) -> None:
     """Stop members: zero their rate, weights and velocities (outcome is decided)."""
     h.lr[mask] = 0.0

@@ -23,6 +23,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._types import Array
 
@@ -54,8 +55,8 @@ def classify(
     n_epochs: int,
     final_loss: Array,
     window_loss: Array,
-    diverged_epoch: Array,
-    last_bad: Array,
+    diverged_epoch: ArrayLike,
+    last_bad: ArrayLike,
     constant_loss: float,
     plateau_tol: float = 1e-4,
 ) -> Outcomes:
@@ -150,7 +151,7 @@ def wilson_interval(
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def kaplan_meier(times: Array, events: Array) -> tuple[Array, Array]:
+def kaplan_meier(times: ArrayLike, events: ArrayLike) -> tuple[Array, Array]:
     """Kaplan-Meier survival estimate: ``(event_times, S(t) just after each)``.
 
     ``times`` are event or censoring times, ``events`` True where the event
@@ -167,7 +168,9 @@ def kaplan_meier(times: Array, events: Array) -> tuple[Array, Array]:
 
 
 def survival_quantiles(
-    times: Array, events: Array, quantiles: tuple[float, ...] = (0.25, 0.5, 0.75)
+    times: ArrayLike,
+    events: ArrayLike,
+    quantiles: tuple[float, ...] = (0.25, 0.5, 0.75),
 ) -> tuple[float | None, ...]:
     """Return the times by which a fraction q of runs has solved, with censoring.
 

@@ -128,13 +128,11 @@ def _resolve(
             n_epochs = int(value)
     config = dataclasses.replace(config, **conf) if conf else config
     numeric = {
-        key: float(cell.get(key, getattr(opt, name)))  # type: ignore[arg-type]
-        for key, name in _NUMERIC.items()
+        key: float(cell.get(key, getattr(opt, name))) for key, name in _NUMERIC.items()
     }
     # Validate the cell's values here, at the edge, not inside a worker.
-    dataclasses.replace(
-        opt, **opt_changes, **{name: numeric[key] for key, name in _NUMERIC.items()}
-    )
+    values: dict[str, Any] = {name: numeric[key] for key, name in _NUMERIC.items()}
+    dataclasses.replace(opt, **opt_changes, **values)
     template = dataclasses.replace(
         opt,
         **opt_changes,
@@ -298,25 +296,21 @@ def _train_with_fit(
 
     loss_fn = LOSSES[run.loss]
     tracker = engine.Tracker(len(seeds), run.n_epochs, window, kind, threshold, y)
-    state = None
     xd = np.asarray(x, run.config.np_dtype)
+    state = fit(
+        run.config,
+        xd,
+        y,
+        loss=run.loss,
+        optimizer=opt,
+        n_epochs=0,
+        seeds=seeds,
+        batch_size=run.batch_size,
+    ).state
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", DivergenceWarning)
         for epoch in range(run.n_epochs + 1):
-            params = state.params if state is not None else None
-            if params is None:
-                state = fit(
-                    run.config,
-                    xd,
-                    y,
-                    loss=run.loss,
-                    optimizer=opt,
-                    n_epochs=0,
-                    seeds=seeds,
-                    batch_size=run.batch_size,
-                ).state
-                params = state.params
-            out = predict_raw(params, run.config, xd)
+            out = predict_raw(state.params, run.config, xd)
             newly = tracker.observe(
                 epoch, np.moveaxis(out, 0, -1), loss_fn.value(out, y)
             )
@@ -499,13 +493,13 @@ def _run_dask(
     """On an existing Dask cluster; tasks on a worker that dies are retried."""
     from dask.distributed import Client, as_completed
 
-    with Client(address, timeout=30) as client:
+    with Client(address, timeout=30) as client:  # type: ignore[no-untyped-call]
         data_future = client.scatter(data, broadcast=True)
         futures = [
             client.submit(run_chunk, chunk, data_future, pure=False, retries=2)
             for chunk in chunks
         ]
-        for future in as_completed(futures):
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
             on_done(future.result())
 
 
