@@ -37,7 +37,6 @@ import itertools
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from numpy.typing import NDArray
 
 from ._types import Array, BoolArray
@@ -123,17 +122,17 @@ def _member_first(layers: list[list[Array]]) -> Params:
 # ---------------------------------------------------------------- forward / backward
 
 
-def _activate(name: str, z: Array, out: Array) -> None:
+def _activate(name: str, z: Array, out: Array, negated: bool = False) -> None:
     """Write ``f(z)`` into ``out``; the sigmoid as ``1 / (1 + exp(-z))`` in place.
 
     For very negative z, exp overflows to inf and the sigmoid is exactly 0
     (the caller holds an ``errstate`` that ignores the overflow).
     """
     if name in _SIGMOIDS:
-        np.negative(z, out=out)
-        np.exp(out, out=out)
+        # ``negated``: z holds -z already (exact), which saves a pass.
+        np.exp(z if negated else np.negative(z, out=out), out=out)
         out += 1.0
-        np.reciprocal(out, out=out)
+        np.divide(1.0, out, out=out)  # twice as fast as np.reciprocal here
     else:
         out[...] = ACTIVATIONS[name].forward(z)
 
@@ -169,7 +168,7 @@ class _Net:
     """
 
     def __init__(self, config: MLPConfig, x: Array, n_members: int) -> None:
-        self.config, self.x = config, x
+        self.config, self.x, self.neg_x = config, x, -x
         n, dtype = x.shape[0], config.np_dtype
         sizes = config.layer_sizes
         self.acts = [config.layer_activation(i).name for i in range(len(sizes) - 1)]
@@ -190,18 +189,27 @@ class _Net:
         ]
 
     def forward(self, layers: list[list[Array]]) -> Array:
-        """Fill ``z`` and ``a`` for every layer; return the output ``(n, n_out, K)``."""
+        """Fill ``z`` and ``a`` for every layer; return the output ``(n, n_out, K)``.
+
+        A first sigmoid layer computes ``-z = (-x) w - b`` (negation is exact),
+        so that its ``z`` buffer holds ``-z``; nothing else reads it.
+        """
         n = self.x.shape[0]
         for i, arrs in enumerate(layers):
             w, z = arrs[0], self.z[i]
+            negated = i == 0 and self.acts[0] in _SIGMOIDS
             if i == 0:
-                np.matmul(self.x, w.reshape(w.shape[0], -1), out=z.reshape(n, -1))
+                x = self.neg_x if negated else self.x
+                np.matmul(x, w.reshape(w.shape[0], -1), out=z.reshape(n, -1))
             else:
                 np.multiply(self.a[i - 1][:, :, None, :], w, out=self.prod[i - 1])
                 np.sum(self.prod[i - 1], axis=1, out=z)
             if len(arrs) > 1:
-                z += arrs[1]
-            _activate(self.acts[i], z, self.a[i])
+                if negated:
+                    z -= arrs[1]
+                else:
+                    z += arrs[1]
+            _activate(self.acts[i], z, self.a[i], negated)
         return self.a[-1]
 
     def backward(
@@ -347,18 +355,6 @@ def _sgd_step(
 # ---------------------------------------------------------------- the loop
 
 
-def _wrong_rows(
-    kind: str, out: Array, target: BoolArray, threshold: float, loss: Array
-) -> BoolArray:
-    """``(K,)`` booleans: the member does not (yet) meet the solved condition."""
-    if kind == "regression":
-        above: BoolArray = np.logical_not(loss < threshold)
-        return above
-    wrong = np.not_equal(out > threshold, target)
-    rows: BoolArray = np.any(wrong.reshape(-1, wrong.shape[-1]), axis=0)
-    return rows
-
-
 class Tracker:
     """Records, epoch by epoch, what ``outcomes.classify`` needs (see ``Tracked``).
 
@@ -379,6 +375,9 @@ class Tracker:
         self.n_epochs, self.window, self.kind = n_epochs, window, kind
         self.threshold = threshold
         self.target = np.asarray(y)[:, :, None] > 0.5
+        self.pred = np.empty((*self.target.shape[:2], n_members), bool)
+        self.wrong = np.empty(n_members, bool)
+        self.ok = np.empty(n_members, bool)
         self.diverged = np.full(n_members, -1, np.int64)
         self.last_bad = np.full(n_members, -1, np.int64)
         self.stop_loss = np.full(n_members, np.nan)
@@ -393,20 +392,26 @@ class Tracker:
             self.limit = np.where(value > 0, DIVERGENCE_FACTOR * value, np.inf)
         if epoch == self.n_epochs - self.window:
             self.window_loss = value.copy()
-        np.copyto(
-            self.last_bad,
-            epoch,
-            where=_wrong_rows(self.kind, out, self.target, self.threshold, value),
-        )
-        bad = ~(value <= self.limit)
-        if not bad.any():
+        np.copyto(self.last_bad, epoch, where=self._wrong(out, value))
+        np.less_equal(value, self.limit, out=self.ok)
+        if self.ok.all():
             return None
-        bad &= self.diverged < 0
+        bad = ~self.ok & (self.diverged < 0)
         if not bad.any():
             return None
         self.diverged[bad] = epoch
         self.stop_loss[bad] = value[bad]
         return bad
+
+    def _wrong(self, out: Array, value: Array) -> BoolArray:
+        """``(K,)``: the member does not (yet) meet the solved condition."""
+        if self.kind == "regression":
+            np.less(value, self.threshold, out=self.wrong)
+            return np.logical_not(self.wrong, out=self.wrong)
+        np.greater(out, self.threshold, out=self.pred)
+        np.not_equal(self.pred, self.target, out=self.pred)
+        k = self.wrong.shape[0]
+        return np.logical_or.reduce(self.pred.reshape(-1, k), axis=0, out=self.wrong)
 
     def tracked(self, params: Params) -> Tracked:
         """Return the record after the last ``observe`` (diverged keep their loss)."""
@@ -441,15 +446,23 @@ def train_tracked(
     """
     dtype = config.np_dtype
     k = len(seeds)
-    layers = _member_last(init_params(config, seeds))
+    h = _hyper(optimizer, k, dtype)
+    initial = _member_last(init_params(config, seeds))
+    shapes = [[a.shape for a in arrs] for arrs in initial]
+    flat, layers = _flat(shapes, k, dtype)
+    for arrs, views in zip(initial, layers, strict=True):
+        for a, view in zip(arrs, views, strict=True):
+            view[...] = a
+    (flat_g, grads), (flat_v, vel), (flat_t, tmps) = (
+        _flat(shapes, k, dtype) for _ in range(3)
+    )
+    flat_v[...] = 0.0
+    # One SGD step over all parameters at once, unless weight decay must skip biases.
+    uniform = optimizer.decay_biases or not config.use_bias or not np.any(h.wd)
     x = np.ascontiguousarray(x, dtype)
     y3 = np.asarray(y, dtype)[:, :, None]
     net = _Net(config, x, k)
-    grads = [[np.empty_like(a) for a in arrs] for arrs in layers]
-    vel = [[np.zeros_like(a) for a in arrs] for arrs in layers]
-    tmps = [[np.empty_like(a) for a in arrs] for arrs in layers]
     diff, grad_buf = np.empty_like(net.a[-1]), np.empty_like(net.a[-1])
-    h = _hyper(optimizer, k, dtype)
     tracker = Tracker(k, n_epochs, window, kind, threshold, y)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         for epoch in range(n_epochs + 1):
@@ -461,10 +474,30 @@ def train_tracked(
             if epoch == n_epochs:
                 break
             net.backward(layers, grad_out, grads)
+            if uniform:
+                _sgd_step(optimizer, h, flat, flat_g, flat_v, flat_t, epoch, True)
+                continue
             for arrs, gs, vs, ts in zip(layers, grads, vel, tmps, strict=True):
                 for j, (w, g, v, tmp) in enumerate(zip(arrs, gs, vs, ts, strict=True)):
                     _sgd_step(optimizer, h, w, g, v, tmp, epoch, is_weight=j == 0)
     return tracker.tracked(_member_first(layers))
+
+
+def _flat(
+    shapes: list[list[tuple[int, ...]]], k: int, dtype: Any
+) -> tuple[Array, list[list[Array]]]:
+    """One ``(n_params, K)`` buffer and per-layer views of it shaped as ``shapes``."""
+    sizes = [int(np.prod(s[:-1])) for arrs in shapes for s in arrs]
+    flat = np.empty((sum(sizes), k), dtype)
+    views, start = [], 0
+    for arrs in shapes:
+        layer = []
+        for s in arrs:
+            n = int(np.prod(s[:-1]))
+            layer.append(flat[start : start + n].reshape(s))
+            start += n
+        views.append(layer)
+    return flat, views
 
 
 def _freeze(
