@@ -122,6 +122,39 @@ def run_torch_bmm(k: int, epochs: int) -> float:
     return time.perf_counter() - start
 
 
+def anatomy(epochs: int) -> None:
+    """Split the engine's time per epoch into a fixed part and a per-member part.
+
+    time(K) = overhead + K * per_member: the fixed part is Python and NumPy
+    call overhead (about 50 calls an epoch), the per-member part is the
+    arithmetic and memory traffic. A streaming multiply over the same arrays
+    gives the cost of one pass, to count how many passes the epoch amounts to.
+    """
+    ks = [16, 250, 1000, 2000, 4000]
+    per_epoch = []
+    for k in ks:
+        runs = [run_mlplab(k, epochs) for _ in range(3)]
+        per_epoch.append(statistics.median(runs) / epochs)
+    slope, intercept = np.polyfit(ks, per_epoch, 1)
+    a = np.random.default_rng(0).random((16, 2000))
+    out = np.empty_like(a)
+    start = time.perf_counter()
+    for _ in range(2000):
+        np.multiply(a, a, out=out)
+    one_pass = (time.perf_counter() - start) / 2000 / 2000  # per member, 16 values
+    print(
+        f"\nanatomy ({epochs} epochs): per epoch {intercept * 1e6:.1f} us fixed "
+        f"(call overhead) + {slope * 1e9:.1f} ns per member; one streaming multiply "
+        f"over a member's 16 values costs {one_pass * 1e9:.2f} ns, so an epoch is "
+        f"~{slope / one_pass:.0f} such passes"
+    )
+    for k, t in zip(ks, per_epoch, strict=True):
+        print(
+            f"  K={k:5d}: {t / k * 1e6:.3f} us per network-epoch "
+            f"({intercept / t:.0%} overhead)"
+        )
+
+
 def load() -> str:
     return " ".join(f"{v:.2f}" for v in os.getloadavg())
 
@@ -152,6 +185,13 @@ def main() -> None:
         print("  torch not installed: torch-bmm skipped")
     times: dict[str, list[float]] = {name: [] for name in methods}
     with threadpool_limits(limits=1):
+        print(
+            "  inside the benchmark:",
+            [
+                f"{i['internal_api']} threads={i['num_threads']}"
+                for i in threadpool_info()
+            ],
+        )
         for _ in range(args.repeats):
             for name, (fn, _) in methods.items():
                 times[name].append(fn())
@@ -168,6 +208,8 @@ def main() -> None:
     print(f"  mlplab / numpy-loop: {rate['mlplab'] / rate['numpy-loop']:.0f}x")
     if "torch-bmm" in rate:
         print(f"  mlplab / torch-bmm:  {rate['mlplab'] / rate['torch-bmm']:.2f}x")
+    with threadpool_limits(limits=1):
+        anatomy(200 if args.quick else 1000)
     if args.no_full:
         return
     seeds = 100 if args.quick else 1000

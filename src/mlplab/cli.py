@@ -413,7 +413,7 @@ def _add_sweep(sub: Any) -> None:
         help="train a grid of settings x seeds and classify every run",
         description="Train every combination of the listed settings with N seeds "
         "as vectorised ensembles, classify each run (diverged, solved, plateau, "
-        "unfinished), and report per cell the success rate with a 95%% Wilson "
+        "unfinished), and report per cell the success rate with a 95% Wilson "
         "interval and the Kaplan-Meier median epochs to solve. Base: the XOR "
         "program with the derivative corrected (--original keeps its mistake and "
         "sweeps the original question's grid).",
@@ -658,9 +658,9 @@ def _print_sweep(result: Any, seconds: float) -> None:
         "n",
         "solved",
         "95% CI",
-        "median epochs (q25-q75)",
+        "epochs to solve q25/median/q75",
         "plateau",
-        "stall at 1.0-type",
+        "at constant",
         "diverged",
         "unfinished",
     ):
@@ -671,8 +671,14 @@ def _print_sweep(result: Any, seconds: float) -> None:
             str(cell["n"]),
             pct(cell["success_rate"]),
             f"{pct(cell['success_ci95'][0])}-{pct(cell['success_ci95'][1])}",
-            f"{epochs(cell['median_epochs_to_solve'])} "
-            f"({epochs(cell['epochs_to_solve_q25'])}-{epochs(cell['epochs_to_solve_q75'])})",
+            " / ".join(
+                epochs(cell[key])
+                for key in (
+                    "epochs_to_solve_q25",
+                    "median_epochs_to_solve",
+                    "epochs_to_solve_q75",
+                )
+            ),
             pct(cell["plateau_rate"]),
             pct(cell["constant_stall_rate"]),
             pct(cell["diverged_rate"]),

@@ -90,7 +90,7 @@ def plot_sweep_heatmaps(
         len(panels), 2, figsize=(12, 4.2 * len(panels)), dpi=100, squeeze=False
     )
     for row, (panel_key, members) in enumerate(panels.items()):
-        label = ", ".join(f"{k}={v}" for k, v in panel_key)
+        label = ", ".join(_FIXED.get(f"{k}={v}", f"{k}={v}") for k, v in panel_key)
         for col, metric in enumerate(("success_rate", "median_epochs_to_solve")):
             _heatmap(
                 axes[row][col], members, x, y, metric, effective_lr, momentum_style
@@ -189,6 +189,12 @@ def _heatmap(
 def _panel_style(cells: list[dict[str, Any]], default: str) -> str:
     """Return a panel's momentum style (its swept value, else the sweep's)."""
     return str(cells[0]["settings"].get("momentum_style", default))
+
+
+_FIXED = {
+    "fixed=False": "original derivative s'(s(z))",
+    "fixed=True": "derivative corrected",
+}
 
 
 def _text_colour(image: Any, value: float) -> str:

@@ -688,6 +688,13 @@ def sweep(
         raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1; got {workers}")
+    if workers > (os.cpu_count() or 1):
+        warnings.warn(
+            f"{workers} workers on {os.cpu_count()} cores: each uses one BLAS thread, "
+            "but more processes than cores slow every one of them down",
+            UserWarning,
+            stacklevel=2,
+        )
     if not plateau_tol >= 0:
         raise ValueError(f"plateau_tol must be >= 0; got {plateau_tol}")
     axes, cells = _expand(grid)

@@ -110,7 +110,8 @@ def test_engine_weights_equal_fit_weights(style, nesterov):
     )
 
 
-def test_engine_with_biases_two_hidden_layers_and_bce():
+@pytest.mark.parametrize("decay_biases", [True, False])
+def test_engine_with_biases_two_hidden_layers_and_bce(decay_biases):
     setup = original_setup()
     config = MLPConfig(
         (3, 5, 3, 1),
@@ -123,7 +124,7 @@ def test_engine_with_biases_two_hidden_layers_and_bce():
         learning_rate=(0.2, 0.05),
         momentum=(0.9, 0.5),
         weight_decay=(0.0, 0.01),
-        decay_biases=True,
+        decay_biases=decay_biases,
         momentum_style="classical",
         nesterov=True,
     )
