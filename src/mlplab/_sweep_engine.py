@@ -143,10 +143,12 @@ def _activate(name: str, z: Array, out: Array, negated: bool = False) -> None:
 def _activation_grad(
     name: str, z: Array, a: Array, grad_a: Array, out: Array, tmp: Array
 ) -> Array:
-    """``grad_z`` from ``grad_a``, as the activation's ``backward`` computes it.
+    """Return ``grad_z`` from ``grad_a``, as the activation's ``backward`` does.
 
-    The sigmoids write into ``out`` (using ``tmp``) with the same operations in
-    the same order as ``activations.Sigmoid.backward``; the others allocate.
+    The sigmoid writes into ``out`` (using ``tmp``) with the same operations in
+    the same order as ``activations.Sigmoid.backward``; the original program's
+    derivative uses an algebraically equal form (equal to rounding); the others
+    allocate.
     """
     if name == "sigmoid":
         np.multiply(grad_a, a, out=out)
@@ -154,10 +156,13 @@ def _activation_grad(
         out *= tmp
         return out
     if name == "sigmoid_wrong_derivative":
-        _activate("sigmoid", a, tmp)
+        # s(a) (1 - s(a)) = e / (1 + e)^2 with e = exp(-a): one pass fewer.
+        np.negative(a, out=tmp)
+        np.exp(tmp, out=tmp)
         np.multiply(grad_a, tmp, out=out)
-        np.subtract(1.0, tmp, out=tmp)
-        out *= tmp
+        tmp += 1.0
+        tmp *= tmp
+        out /= tmp
         return out
     grad_z: Array = ACTIVATIONS[name].backward(z, a, grad_a)
     return grad_z
