@@ -144,3 +144,27 @@ def test_mini_batches_run_through_fit():
     assert len(result.rows) == 3
     assert {r["outcome"] for r in result.rows} <= {"solved", "unfinished", "plateau"}
     assert result.rows[0]["final_loss"] < 1.0
+
+
+def test_non_numeric_axes_make_separate_groups(tmp_path):
+    from mlplab.sweeps import _chunks, _expand
+
+    grid = {
+        "hidden": [(4,), (3, 3)],
+        "activation": ["sigmoid", "tanh"],
+        "init": ["uniform", "glorot_uniform"],
+        "optimizer": ["sgd"],
+        "lr": [0.5, 1.0],
+        "epochs": [50],
+    }
+    _, cells = _expand(grid)
+    chunks = _chunks(cells, [0, 1], original_setup(), None, 1000)
+    assert len(chunks) == 8  # the two rates share a group
+    assert all(len(c.members) == 4 for c in chunks)
+    out = tmp_path / "r.csv"
+    result = sweep(grid, seeds=2, out=out)
+    header, first = out.read_text().splitlines()[:2]
+    assert header.startswith("member,lr,momentum,momentum_style,hidden,activation,init,")
+    assert first.startswith("0,0.5,0.5,ema,4,sigmoid,uniform,sgd,50,0,")
+    assert out.read_text().splitlines()[17].startswith("16,0.5,0.5,ema,3-3,sigmoid,")
+    assert len(result.rows) == 32
