@@ -164,7 +164,9 @@ def test_non_numeric_axes_make_separate_groups(tmp_path):
     out = tmp_path / "r.csv"
     result = sweep(grid, seeds=2, out=out)
     header, first = out.read_text().splitlines()[:2]
-    assert header.startswith("member,lr,momentum,momentum_style,hidden,activation,init,")
+    assert header.startswith(
+        "member,lr,momentum,momentum_style,hidden,activation,init,"
+    )
     assert first.startswith("0,0.5,0.5,ema,4,sigmoid,uniform,sgd,50,0,")
     assert out.read_text().splitlines()[17].startswith("16,0.5,0.5,ema,3-3,sigmoid,")
     assert len(result.rows) == 32
