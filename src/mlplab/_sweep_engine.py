@@ -285,6 +285,7 @@ class _Hyper(NamedTuple):
     one_minus_mu: Array
     one_minus_d: Array
     wd: Array
+    has_wd: bool
 
 
 def _hyper(opt: SGD, k: int, dtype: Any) -> _Hyper:
@@ -298,6 +299,7 @@ def _hyper(opt: SGD, k: int, dtype: Any) -> _Hyper:
         1.0 - mu,
         1.0 - arr(opt.dampening),
         arr(opt.weight_decay),
+        bool(np.any(np.asarray(opt.weight_decay) != 0)),
     )
 
 
@@ -316,7 +318,7 @@ def _sgd_step(
     The same floating-point operations, in the same order, as ``SGD._one``
     (``w + (-x)`` equals ``w - x`` exactly).
     """
-    if (is_weight or opt.decay_biases) and np.any(h.wd != 0):
+    if h.has_wd and (is_weight or opt.decay_biases):
         np.multiply(h.wd, w, out=tmp)
         g += tmp
     lr, mu, style = h.lr, h.mu, opt.momentum_style
@@ -457,7 +459,7 @@ def train_tracked(
     )
     flat_v[...] = 0.0
     # One SGD step over all parameters at once, unless weight decay must skip biases.
-    uniform = optimizer.decay_biases or not config.use_bias or not np.any(h.wd)
+    uniform = optimizer.decay_biases or not config.use_bias or not h.has_wd
     x = np.ascontiguousarray(x, dtype)
     y3 = np.asarray(y, dtype)[:, :, None]
     net = _Net(config, x, k)
