@@ -151,7 +151,7 @@ def anatomy(epochs: int) -> None:
     for k, t in zip(ks, per_epoch, strict=True):
         print(
             f"  K={k:5d}: {t / k * 1e6:.3f} us per network-epoch "
-            f"({intercept / t:.0%} overhead)"
+            f"(fixed part {min(intercept / t, 1.0):.0%})"
         )
 
 
