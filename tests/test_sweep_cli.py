@@ -78,7 +78,7 @@ def test_sweep_table_and_original_compare_fixed(tmp_path):
             ["--lr", "0.5", "--momentum-style", "heavy", "--seeds", "1"],
             "momentum_style must be one of",
         ),
-        (["--lr", "-1", "--seeds", "1"], "learning_rate must be > 0"),
+        (["--lr", "-1", "--seeds", "1"], "learning_rate must be >= 0"),
         (["--lr", "0.5", "--seeds", "0"], "--seeds must be >= 1"),
         (["--lr", "0.5", "--workers", "0"], "--workers must be >= 1"),
     ],

@@ -31,7 +31,7 @@ from . import _sweep_engine as engine
 from ._types import Array
 from .losses import LOSSES
 from .network import MLPConfig, predict_raw
-from .optimizers import SGD
+from .optimizers import OPTIMIZERS
 from .outcomes import (
     classify,
     constant_predictor_loss,
@@ -67,7 +67,7 @@ _NUMERIC = {
     "dampening": "dampening",
     "weight_decay": "weight_decay",
 }
-_OPTIMIZERS = {"sgd": SGD}
+_OPTIMIZERS = OPTIMIZERS
 RESULT_COLUMNS = (
     "seed",
     "outcome",
@@ -115,8 +115,14 @@ def _resolve(
         elif AXES[axis] == "config":
             conf[axis] = value
         elif axis == "optimizer":
-            opt = _OPTIMIZERS[value](
-                **{f.name: getattr(opt, f.name) for f in dataclasses.fields(opt)}
+            kind = _OPTIMIZERS[value]
+            names = {f.name for f in dataclasses.fields(kind)}
+            opt = kind(
+                **{
+                    f.name: getattr(opt, f.name)
+                    for f in dataclasses.fields(opt)
+                    if f.name in names
+                }
             )
         elif axis in ("momentum_style", "nesterov"):
             opt_changes[axis] = value
@@ -127,21 +133,30 @@ def _resolve(
         elif axis == "epochs":
             n_epochs = int(value)
     config = dataclasses.replace(config, **conf) if conf else config
+    fields = _numeric_fields(opt)
+    for key in _NUMERIC:
+        if key in cell and key not in fields:
+            raise ValueError(
+                f"optimizer {type(opt).__name__} has no {_NUMERIC[key]}; "
+                f"do not sweep {key} with it"
+            )
     numeric = {
-        key: float(cell.get(key, getattr(opt, name))) for key, name in _NUMERIC.items()
+        key: float(cell.get(key, getattr(opt, name))) for key, name in fields.items()
     }
     # Validate the cell's values here, at the edge, not inside a worker.
-    values: dict[str, Any] = {name: numeric[key] for key, name in _NUMERIC.items()}
+    values: dict[str, Any] = {name: numeric[key] for key, name in fields.items()}
     dataclasses.replace(opt, **opt_changes, **values)
-    template = dataclasses.replace(
-        opt,
-        **opt_changes,
-        learning_rate=1.0,
-        momentum=0.0,
-        dampening=0.0,
-        weight_decay=0.0,
-    )
+    placeholders: dict[str, Any] = {
+        name: 1.0 if key == "lr" else 0.0 for key, name in fields.items()
+    }
+    template = dataclasses.replace(opt, **opt_changes, **placeholders)
     return _Run(config, loss, template, n_epochs, batch_size), numeric
+
+
+def _numeric_fields(opt: Any) -> dict[str, str]:
+    """Return the per-member numeric hyperparameters it has (axis -> field)."""
+    names = {f.name for f in dataclasses.fields(opt)}
+    return {key: name for key, name in _NUMERIC.items() if name in names}
 
 
 class _Chunk(NamedTuple):
@@ -230,7 +245,8 @@ def run_chunk(chunk: _Chunk, data: _Data) -> list[dict[str, Any]]:
     opt = dataclasses.replace(
         run.optimizer,
         **{
-            name: tuple(n[key] for n in chunk.numeric) for key, name in _NUMERIC.items()
+            name: tuple(n[key] for n in chunk.numeric)
+            for key, name in _numeric_fields(run.optimizer).items()
         },
     )
     # One BLAS thread: the products are skinny, and a fixed thread count keeps
@@ -721,8 +737,8 @@ def sweep(
         cell = cells[member // len(seed_list)]
         values = {
             "lr": numeric["lr"],
-            "momentum": numeric["momentum"],
-            "momentum_style": chunk.run.optimizer.momentum_style,
+            "momentum": numeric.get("momentum"),
+            "momentum_style": getattr(chunk.run.optimizer, "momentum_style", None),
             **cell,
             "seed": seed_list[member % len(seed_list)],
         }

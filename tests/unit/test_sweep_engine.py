@@ -170,3 +170,16 @@ def test_non_numeric_axes_make_separate_groups(tmp_path):
     assert first.startswith("0,0.5,0.5,ema,4,sigmoid,uniform,sgd,50,0,")
     assert out.read_text().splitlines()[17].startswith("16,0.5,0.5,ema,3-3,sigmoid,")
     assert len(result.rows) == 32
+
+
+def test_other_optimizers_run_through_fit():
+    result = sweep(
+        {"optimizer": ["sgd", "adam"], "lr": [0.05], "epochs": [300]},
+        seeds=3,
+        setup=original_setup(),
+    )
+    assert len(result.rows) == 6
+    adam = result.rows[3:]
+    assert all(r["final_loss"] < 1.0 for r in adam)
+    with pytest.raises(ValueError, match="Adam has no dampening"):
+        sweep({"optimizer": ["adam"], "dampening": [0.1]}, seeds=1)
