@@ -376,6 +376,7 @@ class Tracker:
         self.n_epochs, self.window, self.kind = n_epochs, window, kind
         self.threshold = threshold
         self.target = np.asarray(y)[:, :, None] > 0.5
+        self.target_scores = np.asarray(y)
         self.pred = np.empty((*self.target.shape[:2], n_members), bool)
         self.wrong = np.empty(n_members, bool)
         self.ok = np.empty(n_members, bool)
@@ -409,6 +410,9 @@ class Tracker:
         if self.kind == "regression":
             np.less(value, self.threshold, out=self.wrong)
             return np.logical_not(self.wrong, out=self.wrong)
+        if self.kind == "multiclass":  # the arg-max output is the target's class
+            classes = np.argmax(self.target_scores, axis=1)[:, None]
+            return np.any(np.argmax(out, axis=1) != classes, axis=0, out=self.wrong)
         np.greater(out, self.threshold, out=self.pred)
         np.not_equal(self.pred, self.target, out=self.pred)
         k = self.wrong.shape[0]
@@ -439,8 +443,9 @@ def train_tracked(
 
     ``x`` is ``(n_samples, n_features)``, ``y`` ``(n_samples, n_outputs)``.
     ``kind`` is ``"classification"`` (solved: every row's prediction, output
-    above ``threshold``, equals ``y > 0.5``) or ``"regression"`` (solved: loss
-    below ``threshold``). ``window`` epochs before the end, the loss is kept
+    above ``threshold``, equals ``y > 0.5``), ``"multiclass"`` (every row's
+    arg-max output is its class) or ``"regression"`` (solved: loss below
+    ``threshold``). ``window`` epochs before the end, the loss is kept
     for the plateau test. A member whose loss turns non-finite or exceeds
     ``DIVERGENCE_FACTOR`` times its initial loss is stopped (rate zero, weights
     and velocity zeroed so that nothing overflows) and keeps that loss.

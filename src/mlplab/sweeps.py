@@ -218,6 +218,10 @@ def _task_kind(run: _Run, y: Array) -> tuple[str, float]:
         "sigmoid",
         "sigmoid_wrong_derivative",
     )
+    if binary and (
+        run.loss == "cross_entropy" or run.config.output_activation == "softmax"
+    ):
+        return "multiclass", np.nan
     if binary and sigmoid_out:
         return "classification", 0.5
     if binary and run.loss == "binary_cross_entropy":

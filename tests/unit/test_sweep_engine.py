@@ -183,3 +183,25 @@ def test_other_optimizers_run_through_fit():
     assert all(r["final_loss"] < 1.0 for r in adam)
     with pytest.raises(ValueError, match="Adam has no dampening"):
         sweep({"optimizer": ["adam"], "dampening": [0.1]}, seeds=1)
+
+
+def test_multiclass_runs_are_solved_by_their_arg_max():
+    x = np.array(
+        [[0.0, 0.0], [0.1, 0.0], [1.0, 0.0], [1.0, 0.1], [0.0, 1.0], [0.1, 1.0]]
+    )
+    y = np.eye(3)[[0, 0, 1, 1, 2, 2]]
+    setup = dataclasses.replace(
+        original_setup(),
+        config=MLPConfig(
+            (2, 6, 3), output_activation="identity", init="glorot_uniform"
+        ),
+        loss="cross_entropy",
+        x=x,
+        y=y,
+        optimizer=SGD(learning_rate=0.5, momentum=0.9, momentum_style="classical"),
+    )
+    result = _one_cell(setup, lr=0.5, epochs=300, seeds=3)
+    assert [r["outcome"] for r in result.rows] == ["solved"] * 3
+    assert all(0 < r["epochs_to_solve"] < 300 for r in result.rows)
+    stuck = _one_cell(setup, lr=1e-9, epochs=20, seeds=3)
+    assert not any(r["solved"] for r in stuck.rows)
