@@ -125,17 +125,18 @@ def run_torch_bmm(k: int, epochs: int) -> float:
 def anatomy(epochs: int) -> None:
     """Split the engine's time per epoch into a fixed part and a per-member part.
 
-    time(K) = overhead + K * per_member: the fixed part is Python and NumPy
-    call overhead (about 50 calls an epoch), the per-member part is the
-    arithmetic and memory traffic. A streaming multiply over the same arrays
-    gives the cost of one pass, to count how many passes the epoch amounts to.
+    The fixed part (Python and about 40 NumPy calls an epoch) is the time per
+    epoch of 16 members; the rest grows with K: arithmetic and memory traffic.
+    A streaming multiply over a member's 16 values gives the cost of one pass,
+    to express an epoch as a number of such passes. Best of 3 (noise only
+    ever adds time).
     """
-    ks = [16, 250, 1000, 2000, 4000]
+    ks = [16, 500, 1000, 2000, 4000]
     per_epoch = []
     for k in ks:  # minus the set-up (drawing seeded weights: ~70 us a member)
         runs = [run_mlplab(k, epochs) - run_mlplab(k, 0) for _ in range(3)]
-        per_epoch.append(statistics.median(runs) / epochs)
-    slope, intercept = np.polyfit(ks, per_epoch, 1)
+        per_epoch.append(min(runs) / epochs)
+    fixed = per_epoch[0]
     a = np.random.default_rng(0).random((16, 2000))
     out = np.empty_like(a)
     start = time.perf_counter()
@@ -143,15 +144,15 @@ def anatomy(epochs: int) -> None:
         np.multiply(a, a, out=out)
     one_pass = (time.perf_counter() - start) / 2000 / 2000  # per member, 16 values
     print(
-        f"\nanatomy ({epochs} epochs): per epoch {intercept * 1e6:.1f} us fixed "
-        f"(call overhead) + {slope * 1e9:.1f} ns per member; one streaming multiply "
-        f"over a member's 16 values costs {one_pass * 1e9:.2f} ns, so an epoch is "
-        f"~{slope / one_pass:.0f} such passes"
+        f"\nanatomy ({epochs} epochs): fixed {fixed * 1e6:.1f} us per epoch; one "
+        f"streaming multiply over a member's 16 values: {one_pass * 1e9:.2f} ns"
     )
-    for k, t in zip(ks, per_epoch, strict=True):
+    for k, t in zip(ks[1:], per_epoch[1:], strict=True):
+        member = (t - fixed) / (k - 16)
         print(
-            f"  K={k:5d}: {t / k * 1e6:.3f} us per network-epoch "
-            f"(fixed part {min(intercept / t, 1.0):.0%})"
+            f"  K={k:5d}: {t / k * 1e6:.3f} us per network-epoch, fixed part "
+            f"{fixed / t:.0%}, per member {member * 1e9:.0f} ns = "
+            f"{member / one_pass:.0f} streaming passes"
         )
 
 
