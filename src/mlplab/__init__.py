@@ -115,6 +115,17 @@ _EXPORTS = {
     # estimator (scikit-learn interface)
     "MLPClassifier": "estimator",
     "MLPRegressor": "estimator",
+    # sweeps (issue 4)
+    "OUTCOMES": "outcomes",
+    "classify": "outcomes",
+    "constant_predictor_loss": "outcomes",
+    "kaplan_meier": "outcomes",
+    "survival_quantiles": "outcomes",
+    "wilson_interval": "outcomes",
+    "SweepResult": "sweeps",
+    "original_grid": "sweeps",
+    "sweep": "sweeps",
+    "plot_sweep_heatmaps": "plots",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -186,7 +197,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         SGDState,
         apply_updates,
     )
-    from .plots import plot_training
+    from .outcomes import (
+        OUTCOMES,
+        classify,
+        constant_predictor_loss,
+        kaplan_meier,
+        survival_quantiles,
+        wilson_interval,
+    )
+    from .plots import plot_sweep_heatmaps, plot_training
     from .presets import (
         DATASET_RECIPES,
         DatasetRecipe,
@@ -194,6 +213,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         dataset_recipe,
         original_setup,
     )
+    from .sweeps import SweepResult, original_grid, sweep
     from .schedules import (
         SCHEDULES,
         Constant,

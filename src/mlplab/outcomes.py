@@ -23,6 +23,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._types import Array
 
@@ -49,9 +50,15 @@ class Outcomes(NamedTuple):
     constant_stall: Array
 
 
-def classify(  # noqa: PLR0913
-    *, n_epochs: int, final_loss: Array, window_loss: Array, diverged_epoch: Array,
-    last_bad: Array, constant_loss: float, plateau_tol: float = 1e-4,
+def classify(
+    *,
+    n_epochs: int,
+    final_loss: Array,
+    window_loss: Array,
+    diverged_epoch: ArrayLike,
+    last_bad: ArrayLike,
+    constant_loss: float,
+    plateau_tol: float = 1e-4,
 ) -> Outcomes:
     """Decide each member's outcome (see the module docstring for the rules).
 
@@ -77,8 +84,10 @@ def classify(  # noqa: PLR0913
     ...              window_loss=np.array([1.0, 0.5, 0.3, 0.3]),
     ...              diverged_epoch=np.array([-1, -1, -1, 7]),
     ...              last_bad=np.array([100, 100, 41, 100]), constant_loss=1.0)
-    >>> o.outcome.tolist(), o.epochs_to_solve.tolist(), o.constant_stall.tolist()
-    (['plateau', 'plateau', 'solved', 'diverged'], [-1, -1, 42, -1], [True, False, False, False])
+    >>> o.outcome.tolist(), o.epochs_to_solve.tolist()
+    (['plateau', 'plateau', 'solved', 'diverged'], [-1, -1, 42, -1])
+    >>> o.constant_stall.tolist()
+    [True, False, False, False]
     """
     diverged = np.asarray(diverged_epoch) >= 0
     solved = ~diverged & (np.asarray(last_bad) < n_epochs)
@@ -99,7 +108,7 @@ def classify(  # noqa: PLR0913
 
 
 def constant_predictor_loss(loss: str, y: Array) -> float:
-    """The loss of the best constant prediction (each output's mean target).
+    """Return the loss of the best constant prediction (each output's mean target).
 
     ``y`` is ``(n_samples, n_outputs)``. For XOR's targets and the sum of
     squared errors this is 1.0, where the original program stalled.
@@ -123,8 +132,9 @@ def constant_predictor_loss(loss: str, y: Array) -> float:
     raise ValueError(f"unknown loss {loss!r} for the constant predictor")
 
 
-def wilson_interval(successes: int, n: int, z: float = 1.959963984540054
-                    ) -> tuple[float, float]:
+def wilson_interval(
+    successes: int, n: int, z: float = 1.959963984540054
+) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion (95% by default).
 
     Examples
@@ -141,7 +151,7 @@ def wilson_interval(successes: int, n: int, z: float = 1.959963984540054
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def kaplan_meier(times: Array, events: Array) -> tuple[Array, Array]:
+def kaplan_meier(times: ArrayLike, events: ArrayLike) -> tuple[Array, Array]:
     """Kaplan-Meier survival estimate: ``(event_times, S(t) just after each)``.
 
     ``times`` are event or censoring times, ``events`` True where the event
@@ -151,14 +161,18 @@ def kaplan_meier(times: Array, events: Array) -> tuple[Array, Array]:
     events = np.asarray(events, bool)
     event_times = np.unique(times[events])
     at_risk = np.array([(times >= t).sum() for t in event_times], np.float64)
-    happened = np.array([(events & (times == t)).sum() for t in event_times], np.float64)
+    happened = np.array(
+        [(events & (times == t)).sum() for t in event_times], np.float64
+    )
     return event_times, np.cumprod(1.0 - happened / np.maximum(at_risk, 1.0))
 
 
-def survival_quantiles(times: Array, events: Array,
-                       quantiles: tuple[float, ...] = (0.25, 0.5, 0.75)
-                       ) -> tuple[float | None, ...]:
-    """Times by which a fraction q of runs has solved, censoring included.
+def survival_quantiles(
+    times: ArrayLike,
+    events: ArrayLike,
+    quantiles: tuple[float, ...] = (0.25, 0.5, 0.75),
+) -> tuple[float | None, ...]:
+    """Return the times by which a fraction q of runs has solved, with censoring.
 
     The q-quantile is the first event time at which ``1 - S(t) >= q``; None
     when too few runs solved for it to be reached (e.g. the median when

@@ -1,14 +1,15 @@
-"""Plots with matplotlib (imported here only, and lazily): loss curves."""
+"""Plots with matplotlib (imported here only, lazily): loss curves, sweep heatmaps."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._types import Array
 
-__all__ = ["plot_loss", "plot_lr_find", "plot_training"]
+__all__ = ["plot_loss", "plot_lr_find", "plot_sweep_heatmaps", "plot_training"]
 
 
 def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> Path:
@@ -116,3 +117,174 @@ def plot_training(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+# ---------------------------------------------------------------- sweep heatmaps
+
+
+def effective_learning_rate(lr: float, momentum: float, momentum_style: str) -> float:
+    """Return the long-run step per unit gradient.
+
+    ``lr / (1 - momentum)`` for classical momentum (and its lr-inside form),
+    ``lr`` itself for the EMA form, which never enlarges the step.
+    """
+    if momentum_style == "ema":
+        return lr
+    return lr / (1.0 - momentum)
+
+
+def plot_sweep_heatmaps(
+    cells: list[dict[str, Any]],
+    path: str | Path,
+    *,
+    x: str = "lr",
+    y: str = "momentum",
+    effective_lr: bool = False,
+    momentum_style: str = "ema",
+    title: str = "",
+) -> Path:
+    """Write heatmaps of success rate and median epochs to solve over two axes.
+
+    ``cells`` are ``SweepResult.cells``. Cells that differ in any other axis go
+    to separate rows of panels (e.g. the original derivative and the fixed
+    one). Each square is annotated: the success rate, and the Kaplan-Meier
+    median epochs to solve ("-" when fewer than half solved). With
+    ``effective_lr`` the x position is the effective learning rate
+    (``effective_learning_rate``), on a log scale.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def key(cell: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            (k, str(v)) for k, v in cell["settings"].items() if k not in (x, y)
+        )
+
+    panels: dict[tuple[tuple[str, str], ...], list[dict[str, Any]]] = {}
+    for cell in cells:
+        panels.setdefault(key(cell), []).append(cell)
+    fig, axes = plt.subplots(
+        len(panels), 2, figsize=(12, 4.2 * len(panels)), dpi=100, squeeze=False
+    )
+    for row, (panel_key, members) in enumerate(panels.items()):
+        label = ", ".join(_FIXED.get(f"{k}={v}", f"{k}={v}") for k, v in panel_key)
+        for col, metric in enumerate(("success_rate", "median_epochs_to_solve")):
+            _heatmap(
+                axes[row][col], members, x, y, metric, effective_lr, momentum_style
+            )
+            name = "success rate" if col == 0 else "median epochs to solve"
+            axes[row][col].set_title(
+                f"{name}{' (' + label + ')' if label else ''}", fontsize=10
+            )
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _heatmap(
+    ax: Any,
+    cells: list[dict[str, Any]],
+    x: str,
+    y: str,
+    metric: str,
+    effective_lr: bool,
+    momentum_style: str,
+) -> None:
+    """One annotated panel: a grid image, or squares at effective learning rates."""
+    xs = sorted({c["settings"][x] for c in cells})
+    ys = sorted({c["settings"][y] for c in cells})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for c in cells:
+        value = c[metric]
+        grid[ys.index(c["settings"][y]), xs.index(c["settings"][x])] = (
+            np.nan if value is None else value
+        )
+    cmap = "viridis" if metric == "success_rate" else "magma_r"
+    vmin, vmax = (0.0, 1.0) if metric == "success_rate" else (None, None)
+    if effective_lr:
+        pos = [
+            [
+                effective_learning_rate(
+                    float(xv), float(yv), _panel_style(cells, momentum_style)
+                )
+                for xv in xs
+            ]
+            for yv in ys
+        ]
+        flat = [
+            (pos[i][j], i, grid[i, j]) for i in range(len(ys)) for j in range(len(xs))
+        ]
+        image = ax.scatter(
+            [p[0] for p in flat],
+            [p[1] for p in flat],
+            c=[p[2] for p in flat],
+            cmap=cmap,
+            vmin=vmin,
+            vmax=vmax,
+            marker="s",
+            s=900,
+        )
+        ax.set_xscale("log")
+        ax.margins(x=0.12, y=0.15)
+        ax.set_xlabel(f"effective learning rate ({momentum_style} momentum)")
+        for xe, i, v in flat:
+            ax.annotate(
+                _cell_text(v, metric),
+                (xe, i),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color=_text_colour(image, v),
+            )
+    else:
+        image = ax.imshow(
+            grid, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto", origin="lower"
+        )
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+        ax.set_xlabel(x)
+        for i in range(len(ys)):
+            for j in range(len(xs)):
+                v = grid[i, j]
+                ax.text(
+                    j,
+                    i,
+                    _cell_text(v, metric),
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color=_text_colour(image, v),
+                )
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_ylabel(y)
+    ax.figure.colorbar(image, ax=ax)
+
+
+def _panel_style(cells: list[dict[str, Any]], default: str) -> str:
+    """Return a panel's momentum style (its swept value, else the sweep's)."""
+    return str(cells[0]["settings"].get("momentum_style", default))
+
+
+_FIXED = {
+    "fixed=False": "original derivative s'(s(z))",
+    "fixed=True": "derivative corrected",
+}
+
+
+def _text_colour(image: Any, value: float) -> str:
+    """Black on light squares, white on dark ones (and black on blank ones)."""
+    if not np.isfinite(value):
+        return "k"
+    r, g, b, _ = image.to_rgba(value)
+    return "k" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "w"
+
+
+def _cell_text(value: float, metric: str) -> str:
+    if not np.isfinite(value):
+        return "-"
+    return f"{100 * value:.0f}%" if metric == "success_rate" else f"{value:.0f}"

@@ -31,31 +31,57 @@ from . import _sweep_engine as engine
 from ._types import Array
 from .losses import LOSSES
 from .network import MLPConfig, predict_raw
-from .optimizers import SGD
-from .outcomes import classify, constant_predictor_loss, survival_quantiles, wilson_interval
+from .optimizers import OPTIMIZERS
+from .outcomes import (
+    classify,
+    constant_predictor_loss,
+    survival_quantiles,
+    wilson_interval,
+)
 from .presets import OriginalSetup, original_setup
 
 __all__ = ["AXES", "SweepResult", "cell_summaries", "original_grid", "sweep"]
 
 # axis -> where it goes: the optimizer, the network config, or the training run.
 AXES = {
-    "lr": "optimizer", "momentum": "optimizer", "momentum_style": "optimizer",
-    "nesterov": "optimizer", "dampening": "optimizer", "weight_decay": "optimizer",
-    "optimizer": "optimizer", "hidden": "config", "activation": "config",
-    "output_activation": "config", "init": "config", "fixed": "config",
-    "loss": "run", "batch_size": "run", "epochs": "run",
+    "lr": "optimizer",
+    "momentum": "optimizer",
+    "momentum_style": "optimizer",
+    "nesterov": "optimizer",
+    "dampening": "optimizer",
+    "weight_decay": "optimizer",
+    "optimizer": "optimizer",
+    "hidden": "config",
+    "activation": "config",
+    "output_activation": "config",
+    "init": "config",
+    "fixed": "config",
+    "loss": "run",
+    "batch_size": "run",
+    "epochs": "run",
 }
 _ALIASES = {"learning_rate": "lr", "n_epochs": "epochs"}
-_NUMERIC = {"lr": "learning_rate", "momentum": "momentum", "dampening": "dampening",
-            "weight_decay": "weight_decay"}
-_OPTIMIZERS = {"sgd": SGD}
-RESULT_COLUMNS = ("seed", "outcome", "solved", "epochs_to_solve", "diverged_epoch",
-                  "final_loss", "constant_stall")
+_NUMERIC = {
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "dampening": "dampening",
+    "weight_decay": "weight_decay",
+}
+_OPTIMIZERS = OPTIMIZERS
+RESULT_COLUMNS = (
+    "seed",
+    "outcome",
+    "solved",
+    "epochs_to_solve",
+    "diverged_epoch",
+    "final_loss",
+    "constant_stall",
+)
 DEFAULT_CHUNK_SIZE = 2000
 
 
 def original_grid() -> dict[str, list[Any]]:
-    """The original question's grid: six rates by four momenta."""
+    """Return the original question's grid: six rates by four momenta."""
     return {"lr": [0.1, 0.25, 0.5, 1.0, 2.0, 5.0], "momentum": [0.0, 0.5, 0.9, 0.99]}
 
 
@@ -72,8 +98,9 @@ class _Run(NamedTuple):
     batch_size: int | None
 
 
-def _resolve(setup: OriginalSetup, batch_size: int | None, cell: Mapping[str, Any]
-             ) -> tuple[_Run, dict[str, float]]:
+def _resolve(
+    setup: OriginalSetup, batch_size: int | None, cell: Mapping[str, Any]
+) -> tuple[_Run, dict[str, float]]:
     """Apply a cell's settings to the base setup; split off the numeric ones."""
     config, opt = setup.config, setup.optimizer
     loss, n_epochs = setup.loss, setup.n_epochs
@@ -88,8 +115,15 @@ def _resolve(setup: OriginalSetup, batch_size: int | None, cell: Mapping[str, An
         elif AXES[axis] == "config":
             conf[axis] = value
         elif axis == "optimizer":
-            opt = _OPTIMIZERS[value](**{f.name: getattr(opt, f.name)
-                                        for f in dataclasses.fields(opt)})
+            kind = _OPTIMIZERS[value]
+            names = {f.name for f in dataclasses.fields(kind)}
+            opt = kind(
+                **{
+                    f.name: getattr(opt, f.name)
+                    for f in dataclasses.fields(opt)
+                    if f.name in names
+                }
+            )
         elif axis in ("momentum_style", "nesterov"):
             opt_changes[axis] = value
         elif axis == "loss":
@@ -99,11 +133,30 @@ def _resolve(setup: OriginalSetup, batch_size: int | None, cell: Mapping[str, An
         elif axis == "epochs":
             n_epochs = int(value)
     config = dataclasses.replace(config, **conf) if conf else config
-    numeric = {key: float(cell.get(key, getattr(opt, name)))  # type: ignore[arg-type]
-               for key, name in _NUMERIC.items()}
-    template = dataclasses.replace(opt, **opt_changes, learning_rate=1.0, momentum=0.0,
-                                   dampening=0.0, weight_decay=0.0)
+    fields = _numeric_fields(opt)
+    for key in _NUMERIC:
+        if key in cell and key not in fields:
+            raise ValueError(
+                f"optimizer {type(opt).__name__} has no {_NUMERIC[key]}; "
+                f"do not sweep {key} with it"
+            )
+    numeric = {
+        key: float(cell.get(key, getattr(opt, name))) for key, name in fields.items()
+    }
+    # Validate the cell's values here, at the edge, not inside a worker.
+    values: dict[str, Any] = {name: numeric[key] for key, name in fields.items()}
+    dataclasses.replace(opt, **opt_changes, **values)
+    placeholders: dict[str, Any] = {
+        name: 1.0 if key == "lr" else 0.0 for key, name in fields.items()
+    }
+    template = dataclasses.replace(opt, **opt_changes, **placeholders)
     return _Run(config, loss, template, n_epochs, batch_size), numeric
+
+
+def _numeric_fields(opt: Any) -> dict[str, str]:
+    """Return the per-member numeric hyperparameters it has (axis -> field)."""
+    names = {f.name for f in dataclasses.fields(opt)}
+    return {key: name for key, name in _NUMERIC.items() if name in names}
 
 
 class _Chunk(NamedTuple):
@@ -115,20 +168,33 @@ class _Chunk(NamedTuple):
     numeric: tuple[dict[str, float], ...]
 
 
-def _chunks(cells: list[dict[str, Any]], seeds: Sequence[int], setup: OriginalSetup,
-            batch_size: int | None, chunk_size: int) -> list[_Chunk]:
+def _chunks(
+    cells: list[dict[str, Any]],
+    seeds: Sequence[int],
+    setup: OriginalSetup,
+    batch_size: int | None,
+    chunk_size: int,
+) -> list[_Chunk]:
     """Group members in order of first appearance; cut each group into chunks."""
     groups: dict[_Run, list[tuple[int, int, dict[str, float]]]] = {}
     for c, cell in enumerate(cells):
         run, numeric = _resolve(setup, batch_size, cell)
         members = groups.setdefault(run, [])
-        members.extend((c * len(seeds) + s, seed, numeric) for s, seed in enumerate(seeds))
+        members.extend(
+            (c * len(seeds) + s, seed, numeric) for s, seed in enumerate(seeds)
+        )
     out = []
     for run, members in groups.items():
         for start in range(0, len(members), chunk_size):
-            part = members[start:start + chunk_size]
-            out.append(_Chunk(run, tuple(m[0] for m in part), tuple(m[1] for m in part),
-                              tuple(m[2] for m in part)))
+            part = members[start : start + chunk_size]
+            out.append(
+                _Chunk(
+                    run,
+                    tuple(m[0] for m in part),
+                    tuple(m[1] for m in part),
+                    tuple(m[2] for m in part),
+                )
+            )
     return out
 
 
@@ -148,7 +214,14 @@ class _Data(NamedTuple):
 def _task_kind(run: _Run, y: Array) -> tuple[str, float]:
     """Classification (with its output threshold) or regression (loss threshold)."""
     binary = bool(np.all((y == 0) | (y == 1)))
-    sigmoid_out = run.config.output_activation in ("sigmoid", "sigmoid_wrong_derivative")
+    sigmoid_out = run.config.output_activation in (
+        "sigmoid",
+        "sigmoid_wrong_derivative",
+    )
+    if binary and (
+        run.loss == "cross_entropy" or run.config.output_activation == "softmax"
+    ):
+        return "multiclass", np.nan
     if binary and sigmoid_out:
         return "classification", 0.5
     if binary and run.loss == "binary_cross_entropy":
@@ -174,58 +247,107 @@ def run_chunk(chunk: _Chunk, data: _Data) -> list[dict[str, Any]]:
         threshold = data.loss_threshold
     window = _window(run, data.window)
     opt = dataclasses.replace(
-        run.optimizer, **{name: tuple(n[key] for n in chunk.numeric)
-                          for key, name in _NUMERIC.items()})
+        run.optimizer,
+        **{
+            name: tuple(n[key] for n in chunk.numeric)
+            for key, name in _numeric_fields(run.optimizer).items()
+        },
+    )
     # One BLAS thread: the products are skinny, and a fixed thread count keeps
     # results bit-identical however many workers run.
     with threadpool_limits(limits=1):
         if engine.supports(run.config, run.loss, opt, run.batch_size, len(data.x)):
             tracked = engine.train_tracked(
-                run.config, data.x, y, loss=run.loss, optimizer=opt,
-                n_epochs=run.n_epochs, seeds=list(chunk.seeds), window=window, kind=kind,
-                threshold=threshold)
+                run.config,
+                data.x,
+                y,
+                loss=run.loss,
+                optimizer=opt,
+                n_epochs=run.n_epochs,
+                seeds=list(chunk.seeds),
+                window=window,
+                kind=kind,
+                threshold=threshold,
+            )
         else:
-            tracked = _train_with_fit(run, opt, data.x, y, list(chunk.seeds), window,
-                                      kind, threshold)
-    o = classify(n_epochs=run.n_epochs, final_loss=tracked.final_loss,
-                 window_loss=tracked.window_loss, diverged_epoch=tracked.diverged_epoch,
-                 last_bad=tracked.last_bad, constant_loss=constant_predictor_loss(run.loss, y),
-                 plateau_tol=data.plateau_tol)
+            tracked = _train_with_fit(
+                run, opt, data.x, y, list(chunk.seeds), window, kind, threshold
+            )
+    o = classify(
+        n_epochs=run.n_epochs,
+        final_loss=tracked.final_loss,
+        window_loss=tracked.window_loss,
+        diverged_epoch=tracked.diverged_epoch,
+        last_bad=tracked.last_bad,
+        constant_loss=constant_predictor_loss(run.loss, y),
+        plateau_tol=data.plateau_tol,
+    )
     return [
-        {"member": m, "seed": seed, "outcome": str(o.outcome[i]),
-         "solved": o.outcome[i] == "solved",
-         "epochs_to_solve": None if o.epochs_to_solve[i] < 0 else int(o.epochs_to_solve[i]),
-         "diverged_epoch": None if o.diverged_epoch[i] < 0 else int(o.diverged_epoch[i]),
-         "final_loss": float(tracked.final_loss[i]),
-         "constant_stall": bool(o.constant_stall[i])}
+        {
+            "member": m,
+            "seed": seed,
+            "outcome": str(o.outcome[i]),
+            "solved": o.outcome[i] == "solved",
+            "epochs_to_solve": None
+            if o.epochs_to_solve[i] < 0
+            else int(o.epochs_to_solve[i]),
+            "diverged_epoch": None
+            if o.diverged_epoch[i] < 0
+            else int(o.diverged_epoch[i]),
+            "final_loss": float(tracked.final_loss[i]),
+            "constant_stall": bool(o.constant_stall[i]),
+        }
         for i, (m, seed) in enumerate(zip(chunk.members, chunk.seeds, strict=True))
     ]
 
 
-def _train_with_fit(run: _Run, opt: Any, x: Array, y: Array, seeds: list[int],
-                    window: int, kind: str, threshold: float) -> engine.Tracked:
-    """The general path (mini-batches, softmax, other optimizers): ``fit`` epoch by epoch."""
+def _train_with_fit(
+    run: _Run,
+    opt: Any,
+    x: Array,
+    y: Array,
+    seeds: list[int],
+    window: int,
+    kind: str,
+    threshold: float,
+) -> engine.Tracked:
+    """Train through ``fit`` epoch by epoch (mini-batches, softmax, others)."""
     from .training import DivergenceWarning, fit
 
     loss_fn = LOSSES[run.loss]
     tracker = engine.Tracker(len(seeds), run.n_epochs, window, kind, threshold, y)
-    state = None
     xd = np.asarray(x, run.config.np_dtype)
+    state = fit(
+        run.config,
+        xd,
+        y,
+        loss=run.loss,
+        optimizer=opt,
+        n_epochs=0,
+        seeds=seeds,
+        batch_size=run.batch_size,
+    ).state
     with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
         warnings.simplefilter("ignore", DivergenceWarning)
         for epoch in range(run.n_epochs + 1):
-            params = state.params if state is not None else None
-            if params is None:
-                state = fit(run.config, xd, y, loss=run.loss, optimizer=opt, n_epochs=0,
-                            seeds=seeds, batch_size=run.batch_size).state
-                params = state.params
-            out = predict_raw(params, run.config, xd)
-            newly = tracker.observe(epoch, np.moveaxis(out, 0, -1), loss_fn.value(out, y))
+            out = predict_raw(state.params, run.config, xd)
+            newly = tracker.observe(
+                epoch, np.moveaxis(out, 0, -1), loss_fn.value(out, y)
+            )
             if newly is not None:
                 state = state._replace(active=state.active & ~newly)
             if epoch < run.n_epochs:
-                state = fit(run.config, xd, y, loss=run.loss, optimizer=opt, n_epochs=1,
-                            seeds=seeds, batch_size=run.batch_size, state=state).state
+                state = fit(
+                    run.config,
+                    xd,
+                    y,
+                    loss=run.loss,
+                    optimizer=opt,
+                    n_epochs=1,
+                    seeds=seeds,
+                    batch_size=run.batch_size,
+                    state=state,
+                ).state
     return tracker.tracked(state.params)
 
 
@@ -248,8 +370,12 @@ def _format(value: Any) -> str:
 class _ResultsFile:
     """The CSV of one row per member: appended chunk by chunk, resumed, sorted."""
 
-    def __init__(self, path: str | Path | None, columns: list[str],
-                 settings: Callable[[int], dict[str, str]]) -> None:
+    def __init__(
+        self,
+        path: str | Path | None,
+        columns: list[str],
+        settings: Callable[[int], dict[str, str]],
+    ) -> None:
         self.path = None if path is None else Path(path)
         self.columns, self.settings = columns, settings
         self.lines: dict[int, str] = {}
@@ -260,13 +386,14 @@ class _ResultsFile:
             return {}
         text = self.path.read_text()
         if not text.endswith("\n"):  # killed mid-write: drop the partial line
-            text = text[:text.rfind("\n") + 1]
+            text = text[: text.rfind("\n") + 1]
         lines = text.splitlines()
         header = next(csv.reader([lines[0]])) if lines else []
         if header != self.columns:
             raise ValueError(
                 f"results file {str(self.path)!r} has columns {', '.join(header)}; "
-                f"this sweep writes {', '.join(self.columns)} (use another --out)")
+                f"this sweep writes {', '.join(self.columns)} (use another --out)"
+            )
         done = {}
         for line in lines[1:]:
             row = dict(zip(self.columns, next(csv.reader([line])), strict=True))
@@ -274,8 +401,9 @@ class _ResultsFile:
             expected = self.settings(member)
             if any(row[key] != value for key, value in expected.items()):
                 raise ValueError(
-                    f"results file {str(self.path)!r} was written by a different sweep: "
-                    f"member {member} has {_differ(row, expected)}")
+                    f"results file {str(self.path)!r} was written by a different "
+                    f"sweep: member {member} has {_differ(row, expected)}"
+                )
             self.lines[member] = line
             done[member] = row
         return done
@@ -289,11 +417,15 @@ class _ResultsFile:
         """Add finished members (one write per chunk)."""
         new = {}
         for row in rows:
-            cells = {**self.settings(row["member"]),
-                     **{k: _format(row[k]) for k in RESULT_COLUMNS}}
+            cells = {
+                **self.settings(row["member"]),
+                **{k: _format(row[k]) for k in RESULT_COLUMNS},
+            }
             cells["member"] = str(row["member"])
             buf = io.StringIO()
-            csv.writer(buf, lineterminator="\n").writerow([cells[c] for c in self.columns])
+            csv.writer(buf, lineterminator="\n").writerow(
+                [cells[c] for c in self.columns]
+            )
             new[row["member"]] = buf.getvalue()[:-1]
         self.lines.update(new)
         if self.path is not None:
@@ -319,23 +451,32 @@ def _differ(row: Mapping[str, str], expected: Mapping[str, str]) -> str:
 
 
 def _parse(row: Mapping[str, str]) -> dict[str, Any]:
-    """A results-file row back to typed outcome values."""
+    """Turn a results-file row back into typed outcome values."""
+
     def opt_int(text: str) -> int | None:
         return int(text) if text else None
 
-    return {"member": int(row["member"]), "seed": int(row["seed"]),
-            "outcome": row["outcome"], "solved": row["solved"] == "true",
-            "epochs_to_solve": opt_int(row["epochs_to_solve"]),
-            "diverged_epoch": opt_int(row["diverged_epoch"]),
-            "final_loss": float(row["final_loss"]),
-            "constant_stall": row["constant_stall"] == "true"}
+    return {
+        "member": int(row["member"]),
+        "seed": int(row["seed"]),
+        "outcome": row["outcome"],
+        "solved": row["solved"] == "true",
+        "epochs_to_solve": opt_int(row["epochs_to_solve"]),
+        "diverged_epoch": opt_int(row["diverged_epoch"]),
+        "final_loss": float(row["final_loss"]),
+        "constant_stall": row["constant_stall"] == "true",
+    }
 
 
 # ---------------------------------------------------------------- running chunks
 
 
-def _run_local(chunks: list[_Chunk], data: _Data, workers: int,
-               on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+def _run_local(
+    chunks: list[_Chunk],
+    data: _Data,
+    workers: int,
+    on_done: Callable[[list[dict[str, Any]]], None],
+) -> None:
     """In this process, or in ``workers`` joblib processes (a dead one is retried)."""
     if workers <= 1:
         for chunk in chunks:
@@ -348,7 +489,8 @@ def _run_local(chunks: list[_Chunk], data: _Data, workers: int,
     for attempt in range(3):
         try:
             results = Parallel(n_jobs=workers, return_as="generator_unordered")(
-                delayed(_indexed)(i, chunk, data) for i, chunk in pending.items())
+                delayed(_indexed)(i, chunk, data) for i, chunk in list(pending.items())
+            )
             for i, rows in results:
                 on_done(rows)
                 del pending[i]
@@ -362,27 +504,40 @@ def _indexed(i: int, chunk: _Chunk, data: _Data) -> tuple[int, list[dict[str, An
     return i, run_chunk(chunk, data)
 
 
-def _run_dask(chunks: list[_Chunk], data: _Data, address: str,
-              on_done: Callable[[list[dict[str, Any]]], None]) -> None:
+def _run_dask(
+    chunks: list[_Chunk],
+    data: _Data,
+    address: str,
+    on_done: Callable[[list[dict[str, Any]]], None],
+) -> None:
     """On an existing Dask cluster; tasks on a worker that dies are retried."""
     from dask.distributed import Client, as_completed
 
-    with Client(address, timeout=30) as client:
+    with Client(address, timeout=30) as client:  # type: ignore[no-untyped-call]
         data_future = client.scatter(data, broadcast=True)
-        futures = [client.submit(run_chunk, chunk, data_future, pure=False, retries=2)
-                   for chunk in chunks]
-        for future in as_completed(futures):
+        futures = [
+            client.submit(run_chunk, chunk, data_future, pure=False, retries=2)
+            for chunk in chunks
+        ]
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
             on_done(future.result())
 
 
 # ---------------------------------------------------------------- summaries
 
 
-def cell_summaries(rows: Sequence[Mapping[str, Any]], cells: list[dict[str, Any]],
-                   n_seeds: int, n_epochs: Sequence[int]) -> list[dict[str, Any]]:
-    """Per cell: success rate with a Wilson 95% interval, Kaplan-Meier quartiles
+def cell_summaries(
+    rows: Sequence[Mapping[str, Any]],
+    cells: list[dict[str, Any]],
+    n_seeds: int,
+    n_epochs: Sequence[int],
+) -> list[dict[str, Any]]:
+    """Summarise each cell's runs.
+
+    Per cell: success rate with a Wilson 95% interval, Kaplan-Meier quartiles
     of the epochs to solve (unsolved runs censored at their last epoch), and
-    the plateau, constant-stall, divergence and unfinished rates."""
+    the plateau, constant-stall, divergence and unfinished rates.
+    """
     by_cell: list[list[Mapping[str, Any]]] = [[] for _ in cells]
     for row in rows:
         by_cell[row["member"] // n_seeds].append(row)
@@ -391,23 +546,37 @@ def cell_summaries(rows: Sequence[Mapping[str, Any]], cells: list[dict[str, Any]
         n = len(members)
         solved = sum(r["solved"] for r in members)
         times = [r["epochs_to_solve"] if r["solved"] else epochs for r in members]
-        q25, median, q75 = survival_quantiles(times, [r["solved"] for r in members]) if n \
+        q25, median, q75 = (
+            survival_quantiles(times, [r["solved"] for r in members])
+            if n
             else (None, None, None)
+        )
 
-        def rate(pred: Callable[[Mapping[str, Any]], bool]) -> float | None:
-            return sum(map(pred, members)) / n if n else None
+        def rate(
+            pred: Callable[[Mapping[str, Any]], bool],
+            members: list[Mapping[str, Any]] = members,
+        ) -> float | None:
+            return sum(map(pred, members)) / len(members) if members else None
 
         low, high = wilson_interval(solved, n)
-        out.append({
-            "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in cell.items()},
-            "n": n, "solved": solved, "success_rate": rate(lambda r: r["solved"]),
-            "success_ci95": [low, high], "median_epochs_to_solve": median,
-            "epochs_to_solve_q25": q25, "epochs_to_solve_q75": q75,
-            "plateau_rate": rate(lambda r: r["outcome"] == "plateau"),
-            "constant_stall_rate": rate(lambda r: r["constant_stall"]),
-            "diverged_rate": rate(lambda r: r["outcome"] == "diverged"),
-            "unfinished_rate": rate(lambda r: r["outcome"] == "unfinished"),
-        })
+        out.append(
+            {
+                "settings": {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in cell.items()
+                },
+                "n": n,
+                "solved": solved,
+                "success_rate": rate(lambda r: r["solved"]),
+                "success_ci95": [low, high],
+                "median_epochs_to_solve": median,
+                "epochs_to_solve_q25": q25,
+                "epochs_to_solve_q75": q75,
+                "plateau_rate": rate(lambda r: r["outcome"] == "plateau"),
+                "constant_stall_rate": rate(lambda r: r["constant_stall"]),
+                "diverged_rate": rate(lambda r: r["outcome"] == "diverged"),
+                "unfinished_rate": rate(lambda r: r["outcome"] == "unfinished"),
+            }
+        )
     return out
 
 
@@ -428,22 +597,30 @@ class SweepResult:
     member_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able summary (no per-member rows)."""
-        return {"axes": self.axes, "n_members": len(self.rows),
-                "member_bytes": self.member_bytes, "cells": self.cells}
+        """Return a JSON-able summary (no per-member rows)."""
+        return {
+            "axes": self.axes,
+            "n_members": len(self.rows),
+            "member_bytes": self.member_bytes,
+            "cells": self.cells,
+        }
 
 
 # ---------------------------------------------------------------- the sweep
 
 
-def _expand(grid: Mapping[str, Iterable[Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+def _expand(
+    grid: Mapping[str, Iterable[Any]],
+) -> tuple[list[str], list[dict[str, Any]]]:
     """Validate axis names and values; return the axes and every cell in order."""
     axes, values = [], []
     for name, vals in grid.items():
         axis = _ALIASES.get(name, name)
         if axis not in AXES:
-            raise ValueError(f"unknown sweep axis {name!r}; expected one of "
-                             f"{', '.join(sorted([*AXES, *_ALIASES]))}")
+            raise ValueError(
+                f"unknown sweep axis {name!r}; expected one of "
+                f"{', '.join(sorted([*AXES, *_ALIASES]))}"
+            )
         if axis in axes:
             raise ValueError(f"sweep axis {axis!r} is given twice")
         vals = [tuple(v) if isinstance(v, list) else v for v in vals]
@@ -452,15 +629,18 @@ def _expand(grid: Mapping[str, Iterable[Any]]) -> tuple[list[str], list[dict[str
         if axis == "optimizer":
             for v in vals:
                 if v not in _OPTIMIZERS:
-                    raise ValueError(f"unknown optimizer {v!r}; expected one of "
-                                     f"{', '.join(_OPTIMIZERS)}")
+                    raise ValueError(
+                        f"unknown optimizer {v!r}; expected one of "
+                        f"{', '.join(_OPTIMIZERS)}"
+                    )
         axes.append(axis)
         values.append(vals)
-    return axes, [dict(zip(axes, combo, strict=True))
-                  for combo in itertools.product(*values)]
+    return axes, [
+        dict(zip(axes, combo, strict=True)) for combo in itertools.product(*values)
+    ]
 
 
-def sweep(  # noqa: PLR0913
+def sweep(
     grid: Mapping[str, Iterable[Any]],
     *,
     seeds: int | Sequence[int] = 100,
@@ -514,34 +694,58 @@ def sweep(  # noqa: PLR0913
 
     Examples
     --------
-    >>> result = sweep({"lr": [0.5], "momentum": [0.5]}, seeds=4, setup=original_setup(),
-    ...                window=20)  # doctest: +SKIP
+    Rates 0.1 and 2 for the corrected XOR program, 8 seeds, 1000 epochs:
+
+    >>> import dataclasses
+    >>> short = dataclasses.replace(original_setup(), n_epochs=1000)
+    >>> result = sweep({"lr": [0.1, 2.0]}, seeds=8, setup=short)
+    >>> [c["success_rate"] for c in result.cells]
+    [0.0, 1.0]
+    >>> result.cells[1]["median_epochs_to_solve"], result.rows[0]["outcome"]
+    (90.0, 'unfinished')
     """
     setup = setup or original_setup(fixed=True)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    seed_list = (
+        list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    )
     if not seed_list:
         raise ValueError("seeds must be at least 1 (or a non-empty list of seeds)")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1; got {chunk_size}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1; got {workers}")
+    if workers > (os.cpu_count() or 1):
+        warnings.warn(
+            f"{workers} workers on {os.cpu_count()} cores: each uses one BLAS thread, "
+            "but more processes than cores slow every one of them down",
+            UserWarning,
+            stacklevel=2,
+        )
     if not plateau_tol >= 0:
         raise ValueError(f"plateau_tol must be >= 0; got {plateau_tol}")
     axes, cells = _expand(grid)
     chunks = _chunks(cells, seed_list, setup, batch_size, chunk_size)
     n_epochs = [_resolve(setup, batch_size, cell)[0].n_epochs for cell in cells]
-    columns = ["member", *dict.fromkeys(["lr", "momentum", "momentum_style", *axes]),
-               *RESULT_COLUMNS]
+    columns = [
+        "member",
+        *dict.fromkeys(["lr", "momentum", "momentum_style", *axes]),
+        *RESULT_COLUMNS,
+    ]
     columns = list(dict.fromkeys(columns))
-    numeric_of = {m: (c, n) for c in chunks for m, n in zip(c.members, c.numeric,
-                                                            strict=True)}
+    numeric_of = {
+        m: (c, n) for c in chunks for m, n in zip(c.members, c.numeric, strict=True)
+    }
 
     def settings(member: int) -> dict[str, str]:
         chunk, numeric = numeric_of[member]
         cell = cells[member // len(seed_list)]
-        values = {"lr": numeric["lr"], "momentum": numeric["momentum"],
-                  "momentum_style": chunk.run.optimizer.momentum_style, **cell,
-                  "seed": seed_list[member % len(seed_list)]}
+        values = {
+            "lr": numeric["lr"],
+            "momentum": numeric.get("momentum"),
+            "momentum_style": getattr(chunk.run.optimizer, "momentum_style", None),
+            **cell,
+            "seed": seed_list[member % len(seed_list)],
+        }
         return {k: _format(v) for k, v in values.items()}
 
     results = _ResultsFile(out, columns, settings)
@@ -558,8 +762,9 @@ def sweep(  # noqa: PLR0913
         if progress is not None:
             progress(len(rows), total)
 
-    data = _Data(np.asarray(setup.x), np.asarray(setup.y), plateau_tol, window,
-                 loss_threshold)
+    data = _Data(
+        np.asarray(setup.x), np.asarray(setup.y), plateau_tol, window, loss_threshold
+    )
     if progress is not None:
         progress(len(rows), total)
     try:
@@ -572,5 +777,6 @@ def sweep(  # noqa: PLR0913
     ordered = [{**rows[m], "cell": m // len(seed_list)} for m in sorted(rows)]
     summaries = cell_summaries(ordered, cells, len(seed_list), n_epochs)
     first = chunks[0].run
-    return SweepResult(axes, summaries, ordered,
-                       engine.member_bytes(first.config, len(setup.x)))
+    return SweepResult(
+        axes, summaries, ordered, engine.member_bytes(first.config, len(setup.x))
+    )
