@@ -48,10 +48,20 @@ def optimizers() -> dict[str, Any]:
         "classical": SGD(learning_rate=0.3, momentum=0.9),
         "nesterov": SGD(learning_rate=0.3, momentum=0.9, nesterov=True),
         "lr_inside": SGD(learning_rate=0.3, momentum=0.8, momentum_style="lr-inside"),
-        "dampened": SGD(learning_rate=0.3, momentum=0.7, momentum_style="dampened",
-                        dampening=0.4, weight_decay=0.01, decay_biases=True),
-        "ema_bc": SGD(learning_rate=(0.5, 0.2, 0.9), momentum=(0.5, 0.9, 0.0),
-                      momentum_style="ema", bias_correction=True),
+        "dampened": SGD(
+            learning_rate=0.3,
+            momentum=0.7,
+            momentum_style="dampened",
+            dampening=0.4,
+            weight_decay=0.01,
+            decay_biases=True,
+        ),
+        "ema_bc": SGD(
+            learning_rate=(0.5, 0.2, 0.9),
+            momentum=(0.5, 0.9, 0.0),
+            momentum_style="ema",
+            bias_correction=True,
+        ),
         "constant_schedule": SGD(learning_rate=Constant((0.4, 0.1, 0.2)), momentum=0.5),
         "step_schedule": SGD(learning_rate=StepDecay(0.3, 3, 0.5), momentum=0.9),
         "multistep_schedule": Adam(learning_rate=MultiStepDecay(0.05, (2, 5), 0.5)),
@@ -82,8 +92,10 @@ def _per_member(obj: Any) -> bool:
 def _callbacks() -> list[Any]:
     # restore_best=False: restoring at the end of every fit call would make a
     # run split into calls differ from one call by design.
-    return [EarlyStopping(monitor="val_loss", patience=3, restore_best=False),
-            ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, cooldown=1)]
+    return [
+        EarlyStopping(monitor="val_loss", patience=3, restore_best=False),
+        ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, cooldown=1),
+    ]
 
 
 def cases() -> list[Case]:
@@ -94,11 +106,26 @@ def cases() -> list[Case]:
         for seeds in ks:
             for batch in (None, 4):
                 out.append(Case(f"{name}-k{len(seeds)}-b{batch}", opt, batch, seeds))
-    out.append(Case("f32-bce", SGD(learning_rate=0.2, momentum=0.9), 3, (1, 2),
-                    loss="binary_cross_entropy", dtype="float32"))
+    out.append(
+        Case(
+            "f32-bce",
+            SGD(learning_rate=0.2, momentum=0.9),
+            3,
+            (1, 2),
+            loss="binary_cross_entropy",
+            dtype="float32",
+        )
+    )
     for batch in (None, 4):
-        out.append(Case(f"callbacks-k3-b{batch}", SGD(learning_rate=2.0, momentum=0.9),
-                        batch, (0, 1, 2), callbacks=_callbacks))
+        out.append(
+            Case(
+                f"callbacks-k3-b{batch}",
+                SGD(learning_rate=2.0, momentum=0.9),
+                batch,
+                (0, 1, 2),
+                callbacks=_callbacks,
+            )
+        )
     return out
 
 
@@ -107,8 +134,9 @@ def data(case: Case) -> tuple[MLPConfig, np.ndarray, np.ndarray]:
     x = rng.normal(size=(13, 3))
     y = (x[:, :1] * x[:, 1:2] > 0).astype(float)
     out_act = "identity" if case.loss == "binary_cross_entropy" else "sigmoid"
-    config = MLPConfig((3, 5, 1), activation="tanh", output_activation=out_act,
-                       dtype=case.dtype)
+    config = MLPConfig(
+        (3, 5, 1), activation="tanh", output_activation=out_act, dtype=case.dtype
+    )
     return config, x, y
 
 
@@ -120,15 +148,33 @@ def train(case: Case, n_epochs: int, checkpoint: Checkpoint | None = None) -> An
         extra["validation_data"] = (x[:5] + 0.1, y[:5])
     if checkpoint is None:
         callbacks = case.callbacks() if case.callbacks else []
-        result = fit(config, x, y, loss=case.loss, optimizer=case.optimizer,
-                     n_epochs=n_epochs, seeds=case.seeds, batch_size=case.batch_size,
-                     callbacks=callbacks, **extra)
+        result = fit(
+            config,
+            x,
+            y,
+            loss=case.loss,
+            optimizer=case.optimizer,
+            n_epochs=n_epochs,
+            seeds=case.seeds,
+            batch_size=case.batch_size,
+            callbacks=callbacks,
+            **extra,
+        )
     else:
         callbacks = list(checkpoint.callbacks)
-        result = fit(config, x, y, loss=checkpoint.loss, optimizer=checkpoint.optimizer,
-                     n_epochs=n_epochs, state=checkpoint.state,
-                     history=checkpoint.history, batch_size=case.batch_size,
-                     callbacks=callbacks, **extra)
+        result = fit(
+            config,
+            x,
+            y,
+            loss=checkpoint.loss,
+            optimizer=checkpoint.optimizer,
+            n_epochs=n_epochs,
+            state=checkpoint.state,
+            history=checkpoint.history,
+            batch_size=case.batch_size,
+            callbacks=callbacks,
+            **extra,
+        )
     return Run(result, callbacks)
 
 
@@ -151,8 +197,16 @@ class Run(NamedTuple):
 
 def save_run(path: Path, case: Case, run: Run) -> None:
     config, _, _ = data(case)
-    save(path, config, loss=case.loss, state=run.state, optimizer=run.result.optimizer,
-         history=run.history, seeds=case.seeds, callbacks=run.callbacks)
+    save(
+        path,
+        config,
+        loss=case.loss,
+        state=run.state,
+        optimizer=run.result.optimizer,
+        history=run.history,
+        seeds=case.seeds,
+        callbacks=run.callbacks,
+    )
 
 
 def worker(phase: str, folder: Path) -> None:

@@ -11,8 +11,10 @@ from mlplab.cli import main
     ("args", "message"),
     [
         (["train", "--loss", "cross_entropy"], "needs at least 2 outputs"),
-        (["gradcheck", "--activation", "relu", "--init", "normal:1e300"],
-         "needs finite arguments"),
+        (
+            ["gradcheck", "--activation", "relu", "--init", "normal:1e300"],
+            "needs finite arguments",
+        ),
         (["train", "--init", "uniform:0,inf"], "needs finite arguments"),
         (["lr-find", "--no-plot", "--max-lr", "1e308"], "max_lr <= 1e100"),
         (["train", "--save", "/nonexistent/dir/m.safetensors"], "does not exist"),
@@ -21,14 +23,23 @@ from mlplab.cli import main
         (["train", "--hidden", "1000000000000"], "layer widths must be <="),
         (["train", "--hidden", "4,,4"], "expected comma-separated layer widths"),
         (["train", "--seed", "-1"], "--seed must be >= 0"),
-        (["train", "--loss", "binary_cross_entropy", "--output-activation", "sigmoid"],
-         "--output-activation must be identity"),
+        (
+            [
+                "train",
+                "--loss",
+                "binary_cross_entropy",
+                "--output-activation",
+                "sigmoid",
+            ],
+            "--output-activation must be identity",
+        ),
         (["gradcheck", "--eps", "inf"], "--eps in (0, 1)"),
         (["gradcheck", "--tol", "inf"], "--tol must be a finite number"),
     ],
 )
-def test_hostile_arguments_are_one_line_and_exit_2(args, message, capsys, tmp_path,
-                                                   monkeypatch):
+def test_hostile_arguments_are_one_line_and_exit_2(
+    args, message, capsys, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     assert main(args) == 2
     captured = capsys.readouterr()
@@ -43,9 +54,26 @@ def test_a_folder_as_output_is_refused(tmp_path, capsys):
 
 
 def test_a_diverged_run_prints_strict_json_and_no_warnings(capsys, tmp_path):
-    assert main(["train", "--epochs", "50", "--lr", "1e6", "--activation", "identity",
-                 "--output-activation", "identity", "--loss", "mse", "--json",
-                 "--no-plot"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--epochs",
+                "50",
+                "--lr",
+                "1e6",
+                "--activation",
+                "identity",
+                "--output-activation",
+                "identity",
+                "--loss",
+                "mse",
+                "--json",
+                "--no-plot",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     doc = json.loads(captured.out, parse_constant=pytest.fail)
     assert doc["diverged_epoch"] is not None
@@ -68,11 +96,24 @@ def test_api_type_checks():
         mlplab.MLPConfig(use_bias="no")
     x, y = mlplab.xor_data()
     with pytest.raises(ValueError, match="seeds must be non-negative integers"):
-        mlplab.fit(mlplab.MLPConfig(), x, y, loss="sse", optimizer=mlplab.SGD(), n_epochs=1,
-                   seeds=[1.5])
+        mlplab.fit(
+            mlplab.MLPConfig(),
+            x,
+            y,
+            loss="sse",
+            optimizer=mlplab.SGD(),
+            n_epochs=1,
+            seeds=[1.5],
+        )
     with pytest.raises(ValueError, match="only finite values"):
-        mlplab.fit(mlplab.MLPConfig(), x, np.array([0, 1, np.nan, 0]), loss="sse",
-                   optimizer=mlplab.SGD(), n_epochs=1)
+        mlplab.fit(
+            mlplab.MLPConfig(),
+            x,
+            np.array([0, 1, np.nan, 0]),
+            loss="sse",
+            optimizer=mlplab.SGD(),
+            n_epochs=1,
+        )
 
 
 def test_predict_never_writes_over_its_model_or_data(tmp_path, capsys):
@@ -80,11 +121,29 @@ def test_predict_never_writes_over_its_model_or_data(tmp_path, capsys):
     data = tmp_path / "and.csv"
     data.write_text("\n".join(rows) + "\n")
     model = tmp_path / "m.safetensors"
-    assert main(["train", "--data", str(data), "--target", "y", "--epochs", "3",
-                 "--save", str(model), "--no-plot", "--json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--target",
+                "y",
+                "--epochs",
+                "3",
+                "--save",
+                str(model),
+                "--no-plot",
+                "--json",
+            ]
+        )
+        == 0
+    )
     before = model.read_bytes()
     for target in (model, data):
-        assert main(["predict", str(model), "--data", str(data), "--output",
-                     str(target)]) == 2
+        assert (
+            main(["predict", str(model), "--data", str(data), "--output", str(target)])
+            == 2
+        )
     assert "would overwrite an input file" in capsys.readouterr().err
     assert model.read_bytes() == before

@@ -26,11 +26,31 @@ def _json(done: subprocess.CompletedProcess) -> dict:
 def test_save_then_resume_in_new_processes_equals_one_run(tmp_path):
     common = ["train", "--batch-size", "2", "--no-plot", "--json"]
     straight = _json(run_cli(*common, "--epochs", "900", cwd=tmp_path))
-    _json(run_cli(*common, "--epochs", "400", "--save", "m.safetensors",
-                  "--checkpoint-every", "150", cwd=tmp_path))
+    _json(
+        run_cli(
+            *common,
+            "--epochs",
+            "400",
+            "--save",
+            "m.safetensors",
+            "--checkpoint-every",
+            "150",
+            cwd=tmp_path,
+        )
+    )
     assert load(tmp_path / "m.safetensors").state.epoch == 400
-    resumed = _json(run_cli("train", "--resume", "m.safetensors", "--epochs", "900",
-                            "--no-plot", "--json", cwd=tmp_path))
+    resumed = _json(
+        run_cli(
+            "train",
+            "--resume",
+            "m.safetensors",
+            "--epochs",
+            "900",
+            "--no-plot",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     assert resumed["losses"] == straight["losses"]
     assert resumed["outputs"] == straight["outputs"]
     assert load(tmp_path / "m.safetensors").state.epoch == 900
@@ -39,11 +59,30 @@ def test_save_then_resume_in_new_processes_equals_one_run(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_writes_a_checkpoint_exits_130_and_resume_is_exact(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(SRC))
-    cmd = [sys.executable, "-m", "mlplab", "train", "--batch-size", "2", "--epochs",
-           "10000000", "--save", "c.safetensors", "--checkpoint-every", "200",
-           "--no-plot", "--json"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlplab",
+        "train",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "10000000",
+        "--save",
+        "c.safetensors",
+        "--checkpoint-every",
+        "200",
+        "--no-plot",
+        "--json",
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "c.safetensors").exists():
@@ -61,10 +100,30 @@ def test_ctrl_c_writes_a_checkpoint_exits_130_and_resume_is_exact(tmp_path):
     assert epoch >= 200
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
     total = str(epoch + 150)
-    resumed = _json(run_cli("train", "--resume", "c.safetensors", "--epochs", total,
-                            "--no-plot", "--json", cwd=tmp_path))
-    straight = _json(run_cli("train", "--batch-size", "2", "--epochs", total,
-                             "--no-plot", "--json", cwd=tmp_path))
+    resumed = _json(
+        run_cli(
+            "train",
+            "--resume",
+            "c.safetensors",
+            "--epochs",
+            total,
+            "--no-plot",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
+    straight = _json(
+        run_cli(
+            "train",
+            "--batch-size",
+            "2",
+            "--epochs",
+            total,
+            "--no-plot",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     assert resumed["losses"] == straight["losses"]
     assert resumed["outputs"] == straight["outputs"]
 
@@ -73,8 +132,9 @@ def _write_test_split(path, dataset: str, seed: int = 0, target: bool = True) ->
     from mlplab.datasets import load_dataset, split_data
 
     data = load_dataset(dataset, seed=seed)
-    _, x_test, _, y_test = split_data(data.x, data.y, test_size=0.2, seed=seed,
-                                      stratify=data.task != "regression")
+    _, x_test, _, y_test = split_data(
+        data.x, data.y, test_size=0.2, seed=seed, stratify=data.task != "regression"
+    )
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow([*data.feature_names, *(["target"] if target else [])])
@@ -85,11 +145,31 @@ def _write_test_split(path, dataset: str, seed: int = 0, target: bool = True) ->
 
 @pytest.mark.slow
 def test_predict_reproduces_the_test_accuracy_train_printed(tmp_path):
-    trained = _json(run_cli("train", "--dataset", "breast_cancer", "--save",
-                            "bc.safetensors", "--no-plot", "--json", cwd=tmp_path))
+    trained = _json(
+        run_cli(
+            "train",
+            "--dataset",
+            "breast_cancer",
+            "--save",
+            "bc.safetensors",
+            "--no-plot",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     _write_test_split(tmp_path / "test.csv", "breast_cancer")
-    predicted = _json(run_cli("predict", "bc.safetensors", "--data", "test.csv",
-                              "--output", "preds.csv", "--json", cwd=tmp_path))
+    predicted = _json(
+        run_cli(
+            "predict",
+            "bc.safetensors",
+            "--data",
+            "test.csv",
+            "--output",
+            "preds.csv",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     assert predicted["accuracy"] == trained["metrics"]["test"]["accuracy"]
     assert predicted["classes"] == ["malignant", "benign"]
     probs = np.array(predicted["probabilities"])
@@ -105,24 +185,48 @@ def test_predict_reproduces_the_test_accuracy_train_printed(tmp_path):
 
 @pytest.mark.slow
 def test_predict_regression_and_column_errors(tmp_path):
-    trained = _json(run_cli("train", "--dataset", "diabetes", "--epochs", "30",
-                            "--save", "d.safetensors", "--no-plot", "--json",
-                            cwd=tmp_path))
+    trained = _json(
+        run_cli(
+            "train",
+            "--dataset",
+            "diabetes",
+            "--epochs",
+            "30",
+            "--save",
+            "d.safetensors",
+            "--no-plot",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     _write_test_split(tmp_path / "test.csv", "diabetes")
-    predicted = _json(run_cli("predict", "d.safetensors", "--data", "test.csv",
-                              "--json", cwd=tmp_path))
-    assert predicted["rmse"] == pytest.approx(trained["metrics"]["test"]["rmse"],
-                                              rel=1e-12, abs=0)
+    predicted = _json(
+        run_cli(
+            "predict", "d.safetensors", "--data", "test.csv", "--json", cwd=tmp_path
+        )
+    )
+    assert predicted["rmse"] == pytest.approx(
+        trained["metrics"]["test"]["rmse"], rel=1e-12, abs=0
+    )
     _write_test_split(tmp_path / "nolabel.csv", "diabetes", target=False)
-    assert "rmse" not in _json(run_cli("predict", "d.safetensors", "--data",
-                                       "nolabel.csv", "--json", cwd=tmp_path))
+    assert "rmse" not in _json(
+        run_cli(
+            "predict", "d.safetensors", "--data", "nolabel.csv", "--json", cwd=tmp_path
+        )
+    )
     with open(tmp_path / "test.csv", newline="") as f:
         rows = list(csv.reader(f))
-    for name, edit in (("fewer.csv", lambda r: r[1:]),
-                       ("renamed.csv", lambda r: ["AGE", *r[1:]])):
+    for name, edit in (
+        ("fewer.csv", lambda r: r[1:]),
+        ("renamed.csv", lambda r: ["AGE", *r[1:]]),
+    ):
         with open(tmp_path / name, "w", newline="") as f:
-            csv.writer(f).writerows([edit(rows[0]), *(r if name == "renamed.csv"
-                                                      else r[1:] for r in rows[1:])])
+            csv.writer(f).writerows(
+                [
+                    edit(rows[0]),
+                    *(r if name == "renamed.csv" else r[1:] for r in rows[1:]),
+                ]
+            )
         done = run_cli("predict", "d.safetensors", "--data", name, cwd=tmp_path)
         assert done.returncode == 2
         assert "columns must be the model's 10 features" in done.stderr
@@ -133,10 +237,12 @@ def test_predict_regression_and_column_errors(tmp_path):
 @pytest.mark.slow
 def test_hostile_or_wrong_files_are_one_line_errors(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{}")
-    for args in (["predict", "junk.safetensors", "--data", "x.csv"],
-                 ["train", "--resume", "junk.safetensors"],
-                 ["train", "--resume", "missing.safetensors"],
-                 ["train", "--checkpoint-every", "5"]):
+    for args in (
+        ["predict", "junk.safetensors", "--data", "x.csv"],
+        ["train", "--resume", "junk.safetensors"],
+        ["train", "--resume", "missing.safetensors"],
+        ["train", "--checkpoint-every", "5"],
+    ):
         done = run_cli(*args, cwd=tmp_path)
         assert done.returncode == 2, args
         assert done.stderr.startswith("mlplab: error: ")
@@ -145,27 +251,60 @@ def test_hostile_or_wrong_files_are_one_line_errors(tmp_path):
 
 @pytest.mark.slow
 def test_resume_takes_settings_from_the_file(tmp_path):
-    _json(run_cli("train", "--epochs", "5", "--save", "m.safetensors", "--no-plot",
-                  "--json", cwd=tmp_path))
+    _json(
+        run_cli(
+            "train",
+            "--epochs",
+            "5",
+            "--save",
+            "m.safetensors",
+            "--no-plot",
+            "--json",
+            cwd=tmp_path,
+        )
+    )
     done = run_cli("train", "--resume", "m.safetensors", "--lr", "0.1", cwd=tmp_path)
     assert done.returncode == 2
     assert "--resume takes the settings from the file; got --lr" in done.stderr
 
 
-def test_predict_refuses_a_target_column_with_labels_the_model_never_saw(tmp_path, capsys):
+def test_predict_refuses_a_target_column_with_labels_the_model_never_saw(
+    tmp_path, capsys
+):
     from mlplab.cli import main as cli_main
 
     model = tmp_path / "and.safetensors"
-    rows = ["a,b,y"] + [f"{i % 2},{(i // 2) % 2},{'yes' if i % 4 == 3 else 'no'}"
-                        for i in range(40)]
+    rows = ["a,b,y"] + [
+        f"{i % 2},{(i // 2) % 2},{'yes' if i % 4 == 3 else 'no'}" for i in range(40)
+    ]
     (tmp_path / "and.csv").write_text("\n".join(rows) + "\n")
-    assert cli_main(["train", "--data", str(tmp_path / "and.csv"), "--target", "y",
-                     "--epochs", "5", "--save", str(model), "--no-plot", "--json"]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                "--data",
+                str(tmp_path / "and.csv"),
+                "--target",
+                "y",
+                "--epochs",
+                "5",
+                "--save",
+                str(model),
+                "--no-plot",
+                "--json",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert model.stat().st_mode & 0o777 == 0o666 & ~_umask()
-    numeric = ["a,b,y"] + [f"{i % 2},{(i // 2) % 2},{int(i % 4 == 3)}" for i in range(8)]
+    numeric = ["a,b,y"] + [
+        f"{i % 2},{(i // 2) % 2},{int(i % 4 == 3)}" for i in range(8)
+    ]
     (tmp_path / "numeric.csv").write_text("\n".join(numeric) + "\n")
-    assert cli_main(["predict", str(model), "--data", str(tmp_path / "numeric.csv")]) == 2
+    assert (
+        cli_main(["predict", str(model), "--data", str(tmp_path / "numeric.csv")]) == 2
+    )
     err = capsys.readouterr().err
     assert "not among the model's classes" in err
     assert err.count("\n") == 1

@@ -7,11 +7,11 @@ Chromium or Playwright is not installed; ``.ci/run`` installs both.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
 import time
-import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlparse
 
@@ -119,8 +119,11 @@ def test_original_xor_is_solved_live_and_twenty_seeds_run(server, page, tmp_path
     page.click("#run-heatmap")
     page.wait_for_selector("#heatmap td", timeout=90_000)
     page.wait_for_selector("#xor-status:has-text('solves XOR')")
-    screenshot = (README_SCREENSHOT if os.environ.get("MLPLAB_UPDATE_SCREENSHOT")
-                  else tmp_path / "playground.png")
+    screenshot = (
+        README_SCREENSHOT
+        if os.environ.get("MLPLAB_UPDATE_SCREENSHOT")
+        else tmp_path / "playground.png"
+    )
     screenshot.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(screenshot), full_page=True)
     assert screenshot.stat().st_size > 10_000

@@ -75,8 +75,6 @@ _EXPORTS = {
     "save_checkpoint": "serialization",
     "Decision": "training",
     "accuracy": "training",
-    "learning_rate_of": "training",
-    "with_learning_rate": "training",
     "EarlyStopping": "callbacks",
     "ReduceLROnPlateau": "callbacks",
     "GradCheckRow": "gradcheck",
@@ -158,20 +156,24 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         standardize,
         xor_data,
     )
+    from .diagnosis import (
+        Diagnosis,
+        Finding,
+        FixResult,
+        diagnose,
+        layer_health,
+    )  # issue 8
     from .estimator import MLPClassifier, MLPRegressor
-    from .gradcheck import GradCheckRow, gradient_check
-    from .gradcheck import ArrayCheck, GradientReport, check_gradients  # issue 8
-    from .diagnosis import Diagnosis, Finding, FixResult, diagnose, layer_health  # issue 8
-    from .lr_find import LRFindResult, lr_find  # issue 8
-    from .stability import (  # issue 8
-        Equivalent,
-        RateReport,
-        effective_rates,
-        largest_eigenvalue,
-        stability_bound,
+    from .gradcheck import (  # issue 8
+        ArrayCheck,
+        GradCheckRow,
+        GradientReport,
+        check_gradients,
+        gradient_check,
     )
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES
+    from .lr_find import LRFindResult, lr_find  # issue 8
     from .network import (
         Dense,
         MLPConfig,
@@ -213,7 +215,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         dataset_recipe,
         original_setup,
     )
-    from .sweeps import SweepResult, original_grid, sweep
     from .schedules import (
         SCHEDULES,
         Constant,
@@ -225,6 +226,14 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         parse_schedule,
     )
     from .serialization import Checkpoint, Scaling, load, save, save_checkpoint
+    from .stability import (  # issue 8
+        Equivalent,
+        RateReport,
+        effective_rates,
+        largest_eigenvalue,
+        stability_bound,
+    )
+    from .sweeps import SweepResult, original_grid, sweep
     from .training import (
         Decision,
         DivergenceWarning,
@@ -234,8 +243,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         TrainState,
         accuracy,
         fit,
-        learning_rate_of,
-        with_learning_rate,
     )
     from .transforms import (
         TRANSFORMS,

@@ -67,7 +67,9 @@ def check_hyper(
         if not math.isfinite(v):
             raise ValueError(f"{name} must be finite; got {v}")
         if low is not None and (v <= low if low_open else v < low):
-            raise ValueError(f"{name} must be {'>' if low_open else '>='} {low}; got {v}")
+            raise ValueError(
+                f"{name} must be {'>' if low_open else '>='} {low}; got {v}"
+            )
         if high is not None and (v >= high if high_open else v > high):
             raise ValueError(
                 f"{name} must be {'<' if high_open else '<='} {high}; got {v}"

@@ -202,7 +202,9 @@ ACTIVATIONS = {
 PUBLIC_ACTIVATIONS = tuple(n for n in ACTIVATIONS if n != "sigmoid_wrong_derivative")
 
 
-def get_activation(name: str) -> Identity | Sigmoid | SigmoidWrongDerivative | Tanh | ReLU | LeakyReLU | Softmax:  # noqa: E501
+def get_activation(
+    name: str,
+) -> Identity | Sigmoid | SigmoidWrongDerivative | Tanh | ReLU | LeakyReLU | Softmax:
     """Return the registered activation called ``name`` (ValueError if unknown)."""
     from ._validation import lookup
 

@@ -60,8 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mlplab: error: {e}", file=sys.stderr)
         return 2
     except MemoryError:
-        print("mlplab: error: not enough memory for this run; use fewer epochs, "
-              "members, rows or units", file=sys.stderr)
+        print(
+            "mlplab: error: not enough memory for this run; use fewer epochs, "
+            "members, rows or units",
+            file=sys.stderr,
+        )
         return 2
     except OSError as e:
         where = f": {e.filename}" if e.filename else ""
@@ -115,7 +118,7 @@ def _floats(text: str) -> float:
 
 
 def _output_path(text: str) -> str:
-    """A file path we can create: not empty, not a folder, in an existing folder."""
+    """Accept a file path we can create: not empty, not a folder, in a folder."""
     from pathlib import Path
 
     path = Path(text)
@@ -139,40 +142,72 @@ def _sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"layer widths must be >= 1; got {text!r}")
     if any(s > MAX_WIDTH for s in sizes):
         raise argparse.ArgumentTypeError(
-            f"layer widths must be <= {MAX_WIDTH}; got {text!r}")
+            f"layer widths must be <= {MAX_WIDTH}; got {text!r}"
+        )
     return sizes
 
 
 def _add_network_options(p: argparse.ArgumentParser) -> None:
     """Options that choose the network, loss and data (train, gradcheck)."""
     g = p.add_argument_group("network (defaults: the original XOR program, corrected)")
-    g.add_argument("--original", action="store_true",
-                   help="keep the original program's derivative mistake")
-    g.add_argument("--hidden", type=_sizes, help="hidden layer widths, e.g. 4,8 (default 4)")
+    g.add_argument(
+        "--original",
+        action="store_true",
+        help="keep the original program's derivative mistake",
+    )
+    g.add_argument(
+        "--hidden", type=_sizes, help="hidden layer widths, e.g. 4,8 (default 4)"
+    )
     g.add_argument("--activation", help="hidden activation (default sigmoid)")
-    g.add_argument("--output-activation", help="output activation (default sigmoid; "
-                   "identity for the logit losses)")
-    g.add_argument("--loss", help="sse, mse, binary_cross_entropy or cross_entropy (default sse)")
-    g.add_argument("--init", help="glorot_uniform, glorot_normal, he_uniform, he_normal, "
-                   "uniform[:LOW,HIGH] or normal[:STD] (default uniform = [0, 1))")
-    g.add_argument("--no-bias", action="store_true", default=None,
-                   help="no bias vectors (the original has none; default)")
-    g.add_argument("--bias", dest="no_bias", action="store_false",
-                   help="add a bias vector to every layer")
+    g.add_argument(
+        "--output-activation",
+        help="output activation (default sigmoid; identity for the logit losses)",
+    )
+    g.add_argument(
+        "--loss", help="sse, mse, binary_cross_entropy or cross_entropy (default sse)"
+    )
+    g.add_argument(
+        "--init",
+        help="glorot_uniform, glorot_normal, he_uniform, he_normal, "
+        "uniform[:LOW,HIGH] or normal[:STD] (default uniform = [0, 1))",
+    )
+    g.add_argument(
+        "--no-bias",
+        action="store_true",
+        default=None,
+        help="no bias vectors (the original has none; default)",
+    )
+    g.add_argument(
+        "--bias",
+        dest="no_bias",
+        action="store_false",
+        help="add a bias vector to every layer",
+    )
     g.add_argument("--dtype", choices=("float64", "float32"), help="default float64")
-    g.add_argument("--seed", type=int, help="seed of the weights and shuffling (default 0)")
-    g.add_argument("--data", metavar="FILE.csv", help="train on a CSV file instead of XOR")
+    g.add_argument(
+        "--seed", type=int, help="seed of the weights and shuffling (default 0)"
+    )
+    g.add_argument(
+        "--data", metavar="FILE.csv", help="train on a CSV file instead of XOR"
+    )
     g.add_argument("--target", metavar="COLUMN", help="the CSV's target column")
 
 
 def _add_optimizer_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("optimizer (defaults: EMA momentum 0.5, rate 0.5)")
     g.add_argument("--lr", type=_floats, help="learning rate (default 0.5)")
-    g.add_argument("--momentum", type=_floats, help="momentum or EMA coefficient (default 0.5)")
-    g.add_argument("--momentum-style", choices=("classical", "lr-inside", "dampened", "ema"),
-                   help="momentum convention (default ema, the original's)")
+    g.add_argument(
+        "--momentum", type=_floats, help="momentum or EMA coefficient (default 0.5)"
+    )
+    g.add_argument(
+        "--momentum-style",
+        choices=("classical", "lr-inside", "dampened", "ema"),
+        help="momentum convention (default ema, the original's)",
+    )
     g.add_argument("--dampening", type=_floats, help="for --momentum-style dampened")
-    g.add_argument("--nesterov", action="store_true", default=None, help="Nesterov momentum")
+    g.add_argument(
+        "--nesterov", action="store_true", default=None, help="Nesterov momentum"
+    )
     g.add_argument("--weight-decay", type=_floats, help="coupled L2 on the weights")
     g.add_argument("--epochs", type=int, help="number of epochs (default 10000)")
     g.add_argument("--batch-size", type=int, help="rows per step (default: full batch)")
@@ -193,7 +228,9 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     x, y = setup.x, setup.y
     if args.data is not None or args.target is not None:
         if args.data is None or args.target is None:
-            raise UsageError("--data and --target go together (a CSV file and its column)")
+            raise UsageError(
+                "--data and --target go together (a CSV file and its column)"
+            )
         csv_data = load_csv(args.data, args.target, getattr(args, "task", None))
         x, y, head = _csv_head(csv_data)
     else:
@@ -207,24 +244,36 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     regression_csv = args.data is not None and head[1] == "mse"
     if (LOSSES[loss].from_logits or regression_csv) and args.output_activation is None:
         changes["output_activation"] = "identity"
-    for field, value in (("activation", args.activation),
-                         ("output_activation", args.output_activation),
-                         ("init", args.init), ("dtype", args.dtype)):
+    for field, value in (
+        ("activation", args.activation),
+        ("output_activation", args.output_activation),
+        ("init", args.init),
+        ("dtype", args.dtype),
+    ):
         if value is not None:
             changes[field] = value
     if args.no_bias is not None:
         changes["use_bias"] = not args.no_bias
     config = dataclasses.replace(config, **changes)
     if LOSSES[loss].from_logits and config.output_activation != "identity":
-        raise UsageError(f"--loss {loss} takes logits, so --output-activation must be "
-                         f"identity; got {config.output_activation}")
+        raise UsageError(
+            f"--loss {loss} takes logits, so --output-activation must be "
+            f"identity; got {config.output_activation}"
+        )
     if loss == "cross_entropy" and config.n_outputs < 2:
-        raise UsageError("--loss cross_entropy needs at least 2 outputs (a softmax); "
-                         "use binary_cross_entropy for one")
+        raise UsageError(
+            "--loss cross_entropy needs at least 2 outputs (a softmax); "
+            "use binary_cross_entropy for one"
+        )
     if args.seed is not None and args.seed < 0:
         raise UsageError(f"--seed must be >= 0; got {args.seed}")
-    result = {"config": config, "loss": loss, "x": x, "y": np.asarray(y),
-              "seed": setup.seed if args.seed is None else args.seed}
+    result = {
+        "config": config,
+        "loss": loss,
+        "x": x,
+        "y": np.asarray(y),
+        "seed": setup.seed if args.seed is None else args.seed,
+    }
     if hasattr(args, "lr"):
         result.update(_optimizer_from_args(args, setup))
     return result
@@ -252,9 +301,12 @@ def _optimizer_from_args(args: argparse.Namespace, setup: Any) -> dict[str, Any]
     opt_changes = {
         name: value
         for name, value in (
-            ("learning_rate", args.lr), ("momentum", args.momentum),
-            ("momentum_style", args.momentum_style), ("dampening", args.dampening),
-            ("nesterov", args.nesterov), ("weight_decay", args.weight_decay),
+            ("learning_rate", args.lr),
+            ("momentum", args.momentum),
+            ("momentum_style", args.momentum_style),
+            ("dampening", args.dampening),
+            ("nesterov", args.nesterov),
+            ("weight_decay", args.weight_decay),
         )
         if value is not None
     }
@@ -263,10 +315,14 @@ def _optimizer_from_args(args: argparse.Namespace, setup: Any) -> dict[str, Any]
         raise UsageError(f"--epochs must be between 1 and {MAX_EPOCHS}; got {epochs}")
     if args.batch_size is not None and args.batch_size < 1:
         raise UsageError(f"--batch-size must be >= 1; got {args.batch_size}")
-    if getattr(args, "optimizer", None) not in (None, "sgd") or getattr(
-        args, "schedule", None) or getattr(args, "clip_norm", None) is not None:
-        optimizer = _make_optimizer(args, args.optimizer or "sgd", None,
-                                    base=setup.optimizer)
+    if (
+        getattr(args, "optimizer", None) not in (None, "sgd")
+        or getattr(args, "schedule", None)
+        or getattr(args, "clip_norm", None) is not None
+    ):
+        optimizer = _make_optimizer(
+            args, args.optimizer or "sgd", None, base=setup.optimizer
+        )
     else:
         optimizer = dataclasses.replace(setup.optimizer, **opt_changes)
     return {
@@ -277,7 +333,7 @@ def _optimizer_from_args(args: argparse.Namespace, setup: Any) -> dict[str, Any]
 
 
 def _settings(s: dict[str, Any]) -> dict[str, Any]:
-    """The settings in force, as plain JSON-able values."""
+    """Return the settings in force as plain JSON-able values."""
     import dataclasses
 
     out: dict[str, Any] = {"loss": s["loss"], "seed": s["seed"]}
@@ -300,20 +356,31 @@ def _settings(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_train(sub: Any) -> None:
-    p = sub.add_parser("train", help="train a network (default: the original XOR program)",
-                       description="Train a network. With no options: the Code Review XOR "
-                       "program (3-4-1 sigmoid, no biases, [0,1) init, sum of squared errors, "
-                       "EMA momentum 0.5, rate 0.5, 10,000 full-batch steps, seed 0) with "
-                       "correct backpropagation. Each option overrides only its own setting.")
+    p = sub.add_parser(
+        "train",
+        help="train a network (default: the original XOR program)",
+        description="Train a network. With no options: the Code Review XOR "
+        "program (3-4-1 sigmoid, no biases, [0,1) init, sum of squared errors, "
+        "EMA momentum 0.5, rate 0.5, 10,000 full-batch steps, seed 0) with "
+        "correct backpropagation. Each option overrides only its own setting.",
+    )
     _add_network_options(p)
     _add_optimizer_options(p)
     _add_dataset_options(p)
     out = p.add_argument_group("output")
-    out.add_argument("--plot", default="loss.png", metavar="PATH", type=_output_path,
-                     help="PNG of the loss curve (default loss.png)")
+    out.add_argument(
+        "--plot",
+        default="loss.png",
+        metavar="PATH",
+        type=_output_path,
+        help="PNG of the loss curve (default loss.png)",
+    )
     out.add_argument("--no-plot", action="store_true", help="do not write the plot")
-    out.add_argument("--json", action="store_true",
-                     help="print one JSON document (settings, losses, outputs) instead")
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (settings, losses, outputs) instead",
+    )
     _add_checkpoint_options(p)
     p.set_defaults(run=_run_train)
 
@@ -336,11 +403,19 @@ def _run_train(args: argparse.Namespace) -> int:
         _print_settings(settings)
     n_features = s["config"].n_features
     info = {"features": [f"x{i}" for i in range(n_features)], "target": "y"}
-    with _progress(s["n_epochs"], quiet=args.json) as progress_callback, \
-            _Checkpoints(args, s, [], info) as ckpt:
-        result = fit(s["config"], s["x"], s["y"], loss=s["loss"],
-                     batch_size=s["batch_size"],
-                     callbacks=[progress_callback, ckpt.callback], **ckpt.fit_kwargs())
+    with (
+        _Progress(s["n_epochs"], quiet=args.json) as progress_callback,
+        _Checkpoints(args, s, [], info) as ckpt,
+    ):
+        result = fit(
+            s["config"],
+            s["x"],
+            s["y"],
+            loss=s["loss"],
+            batch_size=s["batch_size"],
+            callbacks=[progress_callback, ckpt.callback],
+            **ckpt.fit_kwargs(),
+        )
         ckpt.save(result.state, result.history, result.optimizer)
     loss_fn = LOSSES[s["loss"]]
     x = np.asarray(s["x"], s["config"].np_dtype)
@@ -352,10 +427,15 @@ def _run_train(args: argparse.Namespace) -> int:
 
         plot_loss(losses, args.plot, title=f"{s['loss']} loss, seed {s['seed']}")
     if args.json:
-        doc = {"settings": settings, "final_loss": float(losses[-1]),
-               "diverged_epoch": None if diverged < 0 else diverged,
-               "inputs": x.tolist(), "targets": np.asarray(s["y"]).tolist(),
-               "outputs": outputs.tolist(), "losses": losses.tolist()}
+        doc = {
+            "settings": settings,
+            "final_loss": float(losses[-1]),
+            "diverged_epoch": None if diverged < 0 else diverged,
+            "inputs": x.tolist(),
+            "targets": np.asarray(s["y"]).tolist(),
+            "outputs": outputs.tolist(),
+            "losses": losses.tolist(),
+        }
         print(_to_json(doc))
         return 0
     _print_outputs(x, np.asarray(s["y"]), outputs, float(losses[-1]), diverged)
@@ -368,32 +448,36 @@ def _print_settings(settings: dict[str, Any]) -> None:
     from rich.console import Console
 
     opt = settings.get("optimizer", {})
+    bias = "biases" if settings["use_bias"] else "no biases"
     lines = [
         f"network   {'-'.join(map(str, settings['layer_sizes']))}, "
         f"{settings['activation']} hidden, {settings['output_activation']} output, "
-        f"{'biases' if settings['use_bias'] else 'no biases'}, init {settings['init']}, "
-        f"{settings['dtype']}",
+        f"{bias}, init {settings['init']}, {settings['dtype']}",
         f"loss      {settings['loss']}",
     ]
     if opt and opt["name"] != "SGD":  # adaptive, scheduled or chained
         lines.append(f"optimizer {_describe_optimizer(opt)}")
-        batch = settings["batch_size"] or "full"
-        seed = settings["seed"]
-        lines.append(f"training  {settings['epochs']} epochs, batch {batch}, "
-                     f"seed {seed}")
     elif opt:
+        nesterov = ", nesterov" if opt["nesterov"] else ""
+        dampened = opt["momentum_style"] == "dampened"
+        dampening = f", dampening {opt['dampening']}" if dampened else ""
         lines.append(
             f"optimizer SGD lr {opt['learning_rate']}, momentum {opt['momentum']} "
-            f"({opt['momentum_style']}{', nesterov' if opt['nesterov'] else ''}"
-            f"{', dampening ' + str(opt['dampening']) if opt['momentum_style'] == 'dampened' else ''}), "
+            f"({opt['momentum_style']}{nesterov}{dampening}), "
             f"weight decay {opt['weight_decay']}"
         )
+    if opt:
         batch = settings["batch_size"] or "full"
-        lines.append(f"training  {settings['epochs']} epochs, batch {batch}, seed {settings['seed']}")
+        lines.append(
+            f"training  {settings['epochs']} epochs, batch {batch}, "
+            f"seed {settings['seed']}"
+        )
     Console(highlight=False).print("\n".join(lines))
 
 
-def _print_outputs(x: Any, y: Any, outputs: Any, final_loss: float, diverged: int) -> None:
+def _print_outputs(
+    x: Any, y: Any, outputs: Any, final_loss: float, diverged: int
+) -> None:
     import numpy as np
     from rich.console import Console
     from rich.table import Table
@@ -404,20 +488,24 @@ def _print_outputs(x: Any, y: Any, outputs: Any, final_loss: float, diverged: in
     table.add_column("output", justify="right")
     shown = min(len(x), 10)
     for i in range(shown):
-        table.add_row(" ".join(f"{v:g}" for v in x[i]),
-                      " ".join(f"{v:g}" for v in np.atleast_1d(y[i])),
-                      " ".join(f"{v:.4f}" for v in outputs[i]))
+        table.add_row(
+            " ".join(f"{v:g}" for v in x[i]),
+            " ".join(f"{v:g}" for v in np.atleast_1d(y[i])),
+            " ".join(f"{v:.4f}" for v in outputs[i]),
+        )
     console = Console(highlight=False)
     console.print(table)
     if shown < len(x):
         console.print(f"(first {shown} of {len(x)} rows)")
     console.print(f"final loss {final_loss:.6g}")
     if diverged >= 0:
-        console.print(f"the loss turned non-finite at epoch {diverged}; "
-                      "the last finite weights were kept")
+        console.print(
+            f"the loss turned non-finite at epoch {diverged}; "
+            "the last finite weights were kept"
+        )
 
 
-class _progress:
+class _Progress:
     """A rich progress bar on stderr, driven by fit's epoch callback."""
 
     def __init__(self, n_epochs: int, quiet: bool = False) -> None:
@@ -449,59 +537,104 @@ class _progress:
 # (``--dataset NAME`` or ``--data FILE.csv --target COLUMN``; owner: branch data)
 
 _OPTIMIZER_OPTIONS = (  # command-line option -> optimizer field
-    ("lr", "learning_rate"), ("momentum", "momentum"),
-    ("momentum_style", "momentum_style"), ("dampening", "dampening"),
-    ("nesterov", "nesterov"), ("weight_decay", "weight_decay"),
+    ("lr", "learning_rate"),
+    ("momentum", "momentum"),
+    ("momentum_style", "momentum_style"),
+    ("dampening", "dampening"),
+    ("nesterov", "nesterov"),
+    ("weight_decay", "weight_decay"),
 )
 
 
 def _add_dataset_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group(
-        "data sets and training controls (defaults per data set; see README)")
-    g.add_argument("--dataset", metavar="NAME",
-                   help="xor, xor_2d, digits, iris, wine, breast_cancer, diabetes, "
-                   "moons, circles or quadrant_xor (output layer and loss follow the "
-                   "task)")
-    g.add_argument("--task", choices=("binary", "multiclass", "regression"),
-                   help="with --data: override the guess (non-numeric or integer "
-                   "target "
-                   "with <= 10 values -> classification, else regression)")
-    g.add_argument("--test-size", type=_floats, default=0.2,
-                   help="held-out test fraction, in (0, 1) (default 0.2)")
-    g.add_argument("--validation-split", type=_floats,
-                   help="fraction of the training part held out for validation, "
-                   "in [0, 1)")
-    g.add_argument("--scale", dest="scale", action="store_true", default=None,
-                   help="standardise features (fitted on the training part; default "
-                   "for "
-                   "the bundled real sets and CSV files)")
-    g.add_argument("--no-scale", dest="scale", action="store_false",
-                   help="do not standardise features")
-    g.add_argument("--optimizer",
-                   choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"),
-                   help="default sgd for XOR, adam for data sets")
-    g.add_argument("--schedule", metavar="SPEC",
-                   help="learning-rate schedule, in optimizer steps: step:N[,GAMMA], "
-                   "multistep:M1+M2[,GAMMA], exponential:GAMMA, invscaling[:POWER], "
-                   "cosine:T_MAX[,WARMUP[,MIN_LR]]; or plateau[:FACTOR[,PATIENCE]] "
-                   "(reduce on a validation-loss plateau, in epochs)")
-    g.add_argument("--clip-norm", type=_floats, metavar="MAX",
-                   help="clip the gradients' global norm per member")
-    g.add_argument("--early-stopping", action="store_true", default=None,
-                   help="stop when the validation loss stalls; restore the best "
-                   "weights")
-    g.add_argument("--patience", type=int,
-                   help="epochs without improvement before early stopping (default 20)")
+        "data sets and training controls (defaults per data set; see README)"
+    )
+    g.add_argument(
+        "--dataset",
+        metavar="NAME",
+        help="xor, xor_2d, digits, iris, wine, breast_cancer, diabetes, "
+        "moons, circles or quadrant_xor (output layer and loss follow the "
+        "task)",
+    )
+    g.add_argument(
+        "--task",
+        choices=("binary", "multiclass", "regression"),
+        help="with --data: override the guess (non-numeric or integer "
+        "target "
+        "with <= 10 values -> classification, else regression)",
+    )
+    g.add_argument(
+        "--test-size",
+        type=_floats,
+        default=0.2,
+        help="held-out test fraction, in (0, 1) (default 0.2)",
+    )
+    g.add_argument(
+        "--validation-split",
+        type=_floats,
+        help="fraction of the training part held out for validation, in [0, 1)",
+    )
+    g.add_argument(
+        "--scale",
+        dest="scale",
+        action="store_true",
+        default=None,
+        help="standardise features (fitted on the training part; default "
+        "for "
+        "the bundled real sets and CSV files)",
+    )
+    g.add_argument(
+        "--no-scale",
+        dest="scale",
+        action="store_false",
+        help="do not standardise features",
+    )
+    g.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam", "adamw", "rmsprop", "adagrad"),
+        help="default sgd for XOR, adam for data sets",
+    )
+    g.add_argument(
+        "--schedule",
+        metavar="SPEC",
+        help="learning-rate schedule, in optimizer steps: step:N[,GAMMA], "
+        "multistep:M1+M2[,GAMMA], exponential:GAMMA, invscaling[:POWER], "
+        "cosine:T_MAX[,WARMUP[,MIN_LR]]; or plateau[:FACTOR[,PATIENCE]] "
+        "(reduce on a validation-loss plateau, in epochs)",
+    )
+    g.add_argument(
+        "--clip-norm",
+        type=_floats,
+        metavar="MAX",
+        help="clip the gradients' global norm per member",
+    )
+    g.add_argument(
+        "--early-stopping",
+        action="store_true",
+        default=None,
+        help="stop when the validation loss stalls; restore the best weights",
+    )
+    g.add_argument(
+        "--patience",
+        type=int,
+        help="epochs without improvement before early stopping (default 20)",
+    )
 
 
 def _check_xor_options(args: argparse.Namespace) -> None:
     """Options that need a data set with held-out rows are errors on the XOR program."""
-    for flag, value in (("--validation-split", args.validation_split),
-                        ("--early-stopping", args.early_stopping),
-                        ("--patience", args.patience), ("--task", args.task)):
+    for flag, value in (
+        ("--validation-split", args.validation_split),
+        ("--early-stopping", args.early_stopping),
+        ("--patience", args.patience),
+        ("--task", args.task),
+    ):
         if value is not None:
-            raise UsageError(f"{flag} needs --dataset or --data (the XOR program has "
-                             "four rows and no held-out part)")
+            raise UsageError(
+                f"{flag} needs --dataset or --data (the XOR program has "
+                "four rows and no held-out part)"
+            )
     if args.schedule and args.schedule.startswith("plateau"):
         raise UsageError("--schedule plateau needs --dataset or --data")
 
@@ -518,13 +651,17 @@ def _make_optimizer(
 
     cls: Any = OPTIMIZERS[name]
     optimizer: Any
-    options = {f: getattr(args, o) for o, f in _OPTIMIZER_OPTIONS
-               if getattr(args, o) is not None}
+    options = {
+        f: getattr(args, o)
+        for o, f in _OPTIMIZER_OPTIONS
+        if getattr(args, o) is not None
+    }
     fields = {f.name for f in dataclasses.fields(cls)}
     for option, field in _OPTIMIZER_OPTIONS:
         if field in options and field not in fields:
-            raise UsageError(f"--{option.replace('_', '-')} does not apply to "
-                             f"--optimizer {name}")
+            raise UsageError(
+                f"--{option.replace('_', '-')} does not apply to --optimizer {name}"
+            )
     if base is not None and isinstance(base, cls):
         optimizer = dataclasses.replace(base, **options)
     else:
@@ -560,13 +697,15 @@ def _check_fractions(args: argparse.Namespace, recipe: Any) -> float:
     """Check --test-size and --validation-split; return the validation fraction."""
     if not 0.0 < args.test_size < 1.0:
         raise UsageError(
-            f"--test-size must be strictly between 0 and 1; got {args.test_size}")
+            f"--test-size must be strictly between 0 and 1; got {args.test_size}"
+        )
     split = _option(args, recipe, "validation_split")
     if not 0.0 <= split < 1.0:
         raise UsageError(f"--validation-split must be in [0, 1); got {split}")
     if _option(args, recipe, "early_stopping") and split == 0.0:
-        raise UsageError("--early-stopping needs a validation split "
-                         "(--validation-split)")
+        raise UsageError(
+            "--early-stopping needs a validation split (--validation-split)"
+        )
     if args.patience is not None and args.patience < 0:
         raise UsageError(f"--patience must be >= 0; got {args.patience}")
     return float(split)
@@ -578,8 +717,9 @@ def _option(args: argparse.Namespace, recipe: Any, name: str) -> Any:
     return getattr(recipe, name) if value is None else value
 
 
-def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
-                 scale: bool) -> dict[str, Any]:
+def _split_parts(
+    args: argparse.Namespace, data: Any, validation_split: float, scale: bool
+) -> dict[str, Any]:
     """Seeded train/validation/test parts (stratified for classification), scaled.
 
     Returns the parts ``{name: (x, y)}`` with ``y`` as loaded, the network
@@ -591,51 +731,81 @@ def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
     from .datasets import encode_targets, split_data, standardize
 
     seed, stratify = _seed(args), data.task != "regression"
-    x, x_test, y, y_test = split_data(data.x, data.y, test_size=args.test_size,
-                                      seed=seed, stratify=stratify)
+    x, x_test, y, y_test = split_data(
+        data.x, data.y, test_size=args.test_size, seed=seed, stratify=stratify
+    )
     parts = {"train": (x, y), "test": (x_test, y_test)}
     if validation_split > 0:
-        x, x_val, y, y_val = split_data(x, y, test_size=validation_split, seed=seed,
-                                        stratify=stratify)
-        parts = {"train": (x, y), "validation": (x_val, y_val),
-                 "test": (x_test, y_test)}
+        x, x_val, y, y_val = split_data(
+            x, y, test_size=validation_split, seed=seed, stratify=stratify
+        )
+        parts = {
+            "train": (x, y),
+            "validation": (x_val, y_val),
+            "test": (x_test, y_test),
+        }
     scaling = None
     if scale:
         scaling = _scaling_of(parts["train"][0])  # saved with --save (branch persist)
         scaled = standardize(*(xy[0] for xy in parts.values()))
-        parts = {k: (xs, xy[1])
-                 for (k, xy), xs in zip(parts.items(), scaled, strict=True)}
+        parts = {
+            k: (xs, xy[1]) for (k, xy), xs in zip(parts.items(), scaled, strict=True)
+        }
     y_train = parts["train"][1]
-    mean, std = (float(np.mean(y_train)), float(np.std(y_train)) or 1.0) \
-        if not stratify else (0.0, 1.0)
-    targets = {k: encode_targets((y - mean) / std if not stratify else y, data.task,
-                                 data.n_classes) for k, (_, y) in parts.items()}
-    return {"parts": parts, "targets": targets, "y_shift": (mean, std),
-            "scaling": scaling}
+    mean, std = (
+        (float(np.mean(y_train)), float(np.std(y_train)) or 1.0)
+        if not stratify
+        else (0.0, 1.0)
+    )
+    targets = {
+        k: encode_targets(
+            (y - mean) / std if not stratify else y, data.task, data.n_classes
+        )
+        for k, (_, y) in parts.items()
+    }
+    return {
+        "parts": parts,
+        "targets": targets,
+        "y_shift": (mean, std),
+        "scaling": scaling,
+    }
 
 
 def _dataset_setup(args: argparse.Namespace, data: Any, recipe: Any) -> dict[str, Any]:
     """Network, loss and optimizer for the data set: the recipe, then the options."""
     from .network import MLPConfig
 
-    loss = {"multiclass": "cross_entropy", "binary": "binary_cross_entropy",
-            "regression": "mse"}[data.task]
+    loss = {
+        "multiclass": "cross_entropy",
+        "binary": "binary_cross_entropy",
+        "regression": "mse",
+    }[data.task]
     hidden = recipe.hidden if args.hidden is None else args.hidden
     config = MLPConfig(
         layer_sizes=(data.x.shape[1], *hidden, data.n_outputs),
-        activation=args.activation or recipe.activation, output_activation="identity",
+        activation=args.activation or recipe.activation,
+        output_activation="identity",
         use_bias=True if args.no_bias is None else not args.no_bias,
-        init=args.init or recipe.init, dtype=args.dtype or "float64")
+        init=args.init or recipe.init,
+        dtype=args.dtype or "float64",
+    )
     epochs = recipe.n_epochs if args.epochs is None else args.epochs
     if not 1 <= epochs <= MAX_EPOCHS:
         raise UsageError(f"--epochs must be between 1 and {MAX_EPOCHS}; got {epochs}")
     batch = recipe.batch_size if args.batch_size is None else args.batch_size
     if batch is not None and batch < 1:
         raise UsageError(f"--batch-size must be >= 1; got {batch}")
-    optimizer = _make_optimizer(args, args.optimizer or recipe.optimizer,
-                                recipe.learning_rate)
-    return {"config": config, "loss": loss, "optimizer": optimizer, "n_epochs": epochs,
-            "batch_size": batch, "seed": _seed(args)}
+    optimizer = _make_optimizer(
+        args, args.optimizer or recipe.optimizer, recipe.learning_rate
+    )
+    return {
+        "config": config,
+        "loss": loss,
+        "optimizer": optimizer,
+        "n_epochs": epochs,
+        "batch_size": batch,
+        "seed": _seed(args),
+    }
 
 
 def _dataset_callbacks(
@@ -648,8 +818,11 @@ def _dataset_callbacks(
     if _option(args, recipe, "early_stopping"):
         callbacks.append(EarlyStopping(patience=_option(args, recipe, "patience")))
     if args.schedule and args.schedule.startswith("plateau"):
-        callbacks.append(_plateau(args.schedule, "val_loss" if validate else "loss",
-                                  ReduceLROnPlateau))
+        callbacks.append(
+            _plateau(
+                args.schedule, "val_loss" if validate else "loss", ReduceLROnPlateau
+            )
+        )
     return callbacks
 
 
@@ -659,13 +832,15 @@ def _plateau(spec: str, monitor: str, cls: Any) -> Any:
     texts = [t.strip() for t in rest.split(",")] if rest.strip() else []
     if name != "plateau" or len(texts) > 2:
         raise UsageError(
-            f"schedule {spec!r} does not match 'plateau[:FACTOR[,PATIENCE]]'")
+            f"schedule {spec!r} does not match 'plateau[:FACTOR[,PATIENCE]]'"
+        )
     try:
         factor = float(texts[0]) if texts else 0.1
         patience = int(texts[1]) if len(texts) > 1 else 10
     except ValueError:
-        raise UsageError(f"schedule {spec!r}: FACTOR must be a number and PATIENCE an "
-                         "integer") from None
+        raise UsageError(
+            f"schedule {spec!r}: FACTOR must be a number and PATIENCE an integer"
+        ) from None
     return cls(monitor=monitor, factor=factor, patience=patience)
 
 
@@ -675,9 +850,11 @@ def _run_train_dataset(args: argparse.Namespace) -> int:
     from .presets import dataset_recipe
     from .training import fit
 
-    for flag, value in (("--loss", args.loss),
-                        ("--output-activation", args.output_activation),
-                        ("--original", args.original or None)):
+    for flag, value in (
+        ("--loss", args.loss),
+        ("--output-activation", args.output_activation),
+        ("--original", args.original or None),
+    ):
         if value is not None:
             raise UsageError(f"{flag} is chosen from the task with --dataset/--data")
     recipe = dataset_recipe(args.dataset or "csv")
@@ -692,29 +869,45 @@ def _run_train_dataset(args: argparse.Namespace) -> int:
     if not args.json:
         _print_dataset_settings(settings)
     start = time.perf_counter()
-    info = {"features": list(data.feature_names), "target": args.target or "target",
-            "task": data.task, "target_shift": list(split["y_shift"])}
-    with _progress(s["n_epochs"], quiet=args.json) as progress_callback, \
-            _Checkpoints(args, s, callbacks, info, split.get("scaling"),
-                         data.classes or None) as ckpt:
+    info = {
+        "features": list(data.feature_names),
+        "target": args.target or "target",
+        "task": data.task,
+        "target_shift": list(split["y_shift"]),
+    }
+    with (
+        _Progress(s["n_epochs"], quiet=args.json) as progress_callback,
+        _Checkpoints(
+            args, s, callbacks, info, split.get("scaling"), data.classes or None
+        ) as ckpt,
+    ):
         callbacks = ckpt.callbacks
-        result = fit(s["config"], parts["train"][0], targets["train"], loss=s["loss"],
-                     batch_size=s["batch_size"],
-                     callbacks=[*callbacks, progress_callback, ckpt.callback],
-                     validation_data=(parts["validation"][0], targets["validation"])
-                     if "validation" in parts else None, **ckpt.fit_kwargs())
+        result = fit(
+            s["config"],
+            parts["train"][0],
+            targets["train"],
+            loss=s["loss"],
+            batch_size=s["batch_size"],
+            callbacks=[*callbacks, progress_callback, ckpt.callback],
+            validation_data=(parts["validation"][0], targets["validation"])
+            if "validation" in parts
+            else None,
+            **ckpt.fit_kwargs(),
+        )
         ckpt.save(result.state, result.history, result.optimizer)
     fit_seconds = time.perf_counter() - start
     metrics = {
         k: _part_metrics(result.params, s["config"], data, x, y, split["y_shift"])
         for k, (x, y) in parts.items()
     }
-    return _report_dataset(args, settings, data, result, metrics, callbacks,
-                           fit_seconds)
+    return _report_dataset(
+        args, settings, data, result, metrics, callbacks, fit_seconds
+    )
 
 
-def _part_metrics(params: Any, config: Any, data: Any, x: Any, y: Any,
-                  y_shift: tuple[float, float]) -> dict[str, Any]:
+def _part_metrics(
+    params: Any, config: Any, data: Any, x: Any, y: Any, y_shift: tuple[float, float]
+) -> dict[str, Any]:
     """Accuracy and confusion matrix, or RMSE and R^2 (in the target's units)."""
     import numpy as np
     from sklearn.metrics import (
@@ -729,29 +922,46 @@ def _part_metrics(params: Any, config: Any, data: Any, x: Any, y: Any,
     out = predict_raw(params, config, np.asarray(x, config.np_dtype))[0]
     if data.task == "regression":
         pred = out[:, 0] * y_shift[1] + y_shift[0]
-        return {"rmse": float(np.sqrt(mean_squared_error(y, pred))),
-                "r2": float(r2_score(y, pred)), "n_samples": len(y)}
+        return {
+            "rmse": float(np.sqrt(mean_squared_error(y, pred))),
+            "r2": float(r2_score(y, pred)),
+            "n_samples": len(y),
+        }
     pred = np.argmax(out, axis=1) if data.task == "multiclass" else (out[:, 0] > 0)
     labels = np.arange(data.n_classes)
-    return {"accuracy": float(accuracy_score(y, pred)), "n_samples": len(y),
-            "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist()}
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "n_samples": len(y),
+        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+    }
 
 
 def _dataset_settings(
-    s: dict[str, Any], args: argparse.Namespace, data: Any, recipe: Any,
-    validation_split: float, scale: bool,
+    s: dict[str, Any],
+    args: argparse.Namespace,
+    data: Any,
+    recipe: Any,
+    validation_split: float,
+    scale: bool,
 ) -> dict[str, Any]:
     """Return the settings in force for a data-set run as plain JSON-able values."""
     out = _settings(s)
     early = _option(args, recipe, "early_stopping")
-    out.update({
-        "dataset": data.name, "task": data.task, "n_samples": int(data.x.shape[0]),
-        "n_features": int(data.x.shape[1]), "classes": [str(c) for c in data.classes],
-        "test_size": args.test_size, "validation_split": validation_split,
-        "scale": scale, "early_stopping": early,
-        "patience": _option(args, recipe, "patience") if early else None,
-        "schedule": args.schedule,
-    })
+    out.update(
+        {
+            "dataset": data.name,
+            "task": data.task,
+            "n_samples": int(data.x.shape[0]),
+            "n_features": int(data.x.shape[1]),
+            "classes": [str(c) for c in data.classes],
+            "test_size": args.test_size,
+            "validation_split": validation_split,
+            "scale": scale,
+            "early_stopping": early,
+            "patience": _option(args, recipe, "patience") if early else None,
+            "schedule": args.schedule,
+        }
+    )
     return out
 
 
@@ -759,8 +969,9 @@ def _describe_optimizer(opt: dict[str, Any]) -> str:
     """One line for an ``optimizer_config`` dict: name, rate, chain, other fields."""
     if opt["name"] == "chain":
         return " -> ".join(_describe_optimizer(t) for t in opt["transforms"])
-    fields = ", ".join(f"{k} {v}" for k, v in opt.items()
-                       if k != "name" and not isinstance(v, dict))
+    fields = ", ".join(
+        f"{k} {v}" for k, v in opt.items() if k != "name" and not isinstance(v, dict)
+    )
     rate = opt.get("learning_rate")
     if isinstance(rate, dict):
         fields = f"learning_rate {_describe_optimizer(rate)}, {fields}"
@@ -785,20 +996,30 @@ def _print_dataset_settings(settings: dict[str, Any]) -> None:
         f"optimizer {_describe_optimizer(settings['optimizer'])}",
         f"training  {settings['epochs']} epochs, "
         f"batch {settings['batch_size'] or 'full'}"
-        + (f", early stopping (patience {settings['patience']})"
-           if settings["early_stopping"] else ""),
+        + (
+            f", early stopping (patience {settings['patience']})"
+            if settings["early_stopping"]
+            else ""
+        ),
     ]
     Console(highlight=False).print("\n".join(lines))
 
 
-def _report_dataset(args: argparse.Namespace, settings: dict[str, Any], data: Any,
-                    result: Any, metrics: dict[str, Any], callbacks: list[Any],
-                    fit_seconds: float) -> int:
+def _report_dataset(
+    args: argparse.Namespace,
+    settings: dict[str, Any],
+    data: Any,
+    result: Any,
+    metrics: dict[str, Any],
+    callbacks: list[Any],
+    fit_seconds: float,
+) -> int:
     """Plot, then print the metrics (or one JSON document)."""
     import math
 
     history = result.history
     stopper = next((c for c in callbacks if hasattr(c, "stopped_epoch")), None)
+
     def epoch_or_none(epochs: Any) -> int | None:
         return None if epochs is None or epochs[0] < 0 else int(epochs[0])
 
@@ -812,13 +1033,21 @@ def _report_dataset(args: argparse.Namespace, settings: dict[str, Any], data: An
     if not args.no_plot:
         from .plots import plot_training
 
-        plot_training(history.metrics, args.plot,
-                      title=f"{data.name}: {settings['loss']}, seed {settings['seed']}")
+        plot_training(
+            history.metrics,
+            args.plot,
+            title=f"{data.name}: {settings['loss']}, seed {settings['seed']}",
+        )
     if args.json:
-        curves = {k: [None if not math.isfinite(v) else v for v in a[:, 0].tolist()]
-                  for k, a in history.metrics.items()}
-        print(_to_json({"settings": settings, "metrics": metrics, **summary,
-                          "history": curves}))
+        curves = {
+            k: [None if not math.isfinite(v) else v for v in a[:, 0].tolist()]
+            for k, a in history.metrics.items()
+        }
+        print(
+            _to_json(
+                {"settings": settings, "metrics": metrics, **summary, "history": curves}
+            )
+        )
         return 0
     _print_dataset_metrics(data, metrics, summary)
     if not args.no_plot:
@@ -826,8 +1055,9 @@ def _report_dataset(args: argparse.Namespace, settings: dict[str, Any], data: An
     return 0
 
 
-def _print_dataset_metrics(data: Any, metrics: dict[str, Any],
-                           summary: dict[str, Any]) -> None:
+def _print_dataset_metrics(
+    data: Any, metrics: dict[str, Any], summary: dict[str, Any]
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -836,21 +1066,26 @@ def _print_dataset_metrics(data: Any, metrics: dict[str, Any],
     table = Table(title=None)
     table.add_column("part")
     table.add_column("rows", justify="right")
-    for name in (("RMSE", "R^2") if regression else ("accuracy",)):
+    for name in ("RMSE", "R^2") if regression else ("accuracy",):
         table.add_column(name, justify="right")
     for part, m in metrics.items():
-        values = ([f"{m['rmse']:.4g}", f"{m['r2']:.4f}"] if regression
-                  else [f"{100 * m['accuracy']:.2f}%"])
+        values = (
+            [f"{m['rmse']:.4g}", f"{m['r2']:.4f}"]
+            if regression
+            else [f"{100 * m['accuracy']:.2f}%"]
+        )
         table.add_row(part, str(m["n_samples"]), *values)
     console.print(table)
     if not regression:
         matrix = Table(
-            title="test confusion matrix (rows: true class, columns: predicted)")
+            title="test confusion matrix (rows: true class, columns: predicted)"
+        )
         matrix.add_column("")
         for label in data.classes:
             matrix.add_column(str(label), justify="right")
-        for label, row in zip(data.classes, metrics["test"]["confusion_matrix"],
-                              strict=True):
+        for label, row in zip(
+            data.classes, metrics["test"]["confusion_matrix"], strict=True
+        ):
             matrix.add_row(str(label), *map(str, row))
         console.print(matrix)
     line = f"{summary['epochs_run']} epochs in {summary['fit_seconds']:.2f} s"
@@ -867,13 +1102,20 @@ def _print_dataset_metrics(data: Any, metrics: dict[str, Any],
 
 
 def _add_gradcheck(sub: Any) -> None:
-    p = sub.add_parser("gradcheck", help="check backpropagation against central differences",
-                       description="Compare the network's backpropagated gradients with "
-                       "central differences of the reported loss, per parameter array. "
-                       "Exits with 1 when any array's relative error exceeds --tol.")
+    p = sub.add_parser(
+        "gradcheck",
+        help="check backpropagation against central differences",
+        description="Compare the network's backpropagated gradients with "
+        "central differences of the reported loss, per parameter array. "
+        "Exits with 1 when any array's relative error exceeds --tol.",
+    )
     _add_network_options(p)
-    p.add_argument("--tol", type=_floats, default=1e-6, help="relative error allowed (1e-6)")
-    p.add_argument("--eps", type=_floats, default=1e-6, help="central-difference step (1e-6)")
+    p.add_argument(
+        "--tol", type=_floats, default=1e-6, help="relative error allowed (1e-6)"
+    )
+    p.add_argument(
+        "--eps", type=_floats, default=1e-6, help="central-difference step (1e-6)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_gradcheck)
 
@@ -882,15 +1124,26 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     from .gradcheck import gradient_check
 
     if not (0 < args.tol < math.inf and 0 < args.eps < 1):
-        raise UsageError(f"--tol must be a finite number > 0 and --eps in (0, 1); "
-                         f"got {args.tol} and {args.eps}")
+        raise UsageError(
+            f"--tol must be a finite number > 0 and --eps in (0, 1); "
+            f"got {args.tol} and {args.eps}"
+        )
     s = _setup_from_args(args)
-    rows = gradient_check(s["config"], s["x"], s["y"], loss=s["loss"], seeds=(s["seed"],),
-                          eps=args.eps)
+    rows = gradient_check(
+        s["config"], s["x"], s["y"], loss=s["loss"], seeds=(s["seed"],), eps=args.eps
+    )
     failed = [r.name for r in rows if not r.passed(args.tol)]
     if args.json:
-        print(_to_json({"settings": _settings(s), "tol": args.tol, "passed": not failed,
-                          "arrays": [r._asdict() for r in rows]}))
+        print(
+            _to_json(
+                {
+                    "settings": _settings(s),
+                    "tol": args.tol,
+                    "passed": not failed,
+                    "arrays": [r._asdict() for r in rows],
+                }
+            )
+        )
         return 1 if failed else 0
     from rich.console import Console
     from rich.table import Table
@@ -899,14 +1152,21 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     for col in ("array", "relative error", "worst |difference|", "at", "verdict"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.name, f"{r.rel_error:.3e}", f"{r.worst_abs:.3e}", str(r.worst_index),
-                      "ok" if r.passed(args.tol) else "WRONG")
+        table.add_row(
+            r.name,
+            f"{r.rel_error:.3e}",
+            f"{r.worst_abs:.3e}",
+            str(r.worst_index),
+            "ok" if r.passed(args.tol) else "WRONG",
+        )
     console = Console(highlight=False)
     console.print(table)
     if failed:
-        console.print(f"gradient check FAILED for {', '.join(failed)} (tolerance "
-                      f"{args.tol:g}): backpropagation does not compute the gradient "
-                      "of the loss")
+        console.print(
+            f"gradient check FAILED for {', '.join(failed)} (tolerance "
+            f"{args.tol:g}): backpropagation does not compute the gradient "
+            "of the loss"
+        )
         return 1
     console.print(f"gradient check passed (tolerance {args.tol:g})")
     return 0
@@ -1077,6 +1337,8 @@ def _run_lr_find(args: argparse.Namespace) -> int:
     if not args.no_plot:
         print(f"loss against rate written to {args.plot}")
     return 0
+
+
 # ---------------------------------------------------------------- checkpoints, resume
 # (``train --save/--checkpoint-every/--resume`` and ``predict``; owner: branch persist)
 
@@ -1295,8 +1557,12 @@ def _add_predict(sub: Any) -> None:
         "model", metavar="MODEL", help="a .safetensors file from train --save"
     )
     p.add_argument("--data", metavar="FILE.csv", required=True, help="rows to predict")
-    p.add_argument("--output", metavar="PREDS.csv", type=_output_path,
-                   help="write the predictions here")
+    p.add_argument(
+        "--output",
+        metavar="PREDS.csv",
+        type=_output_path,
+        help="write the predictions here",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_predict)
 
@@ -1306,8 +1572,10 @@ def _run_predict(args: argparse.Namespace) -> int:
 
     from .serialization import load
 
-    if args.output and any(Path(args.output).resolve() == Path(f).resolve()
-                           for f in (args.model, args.data)):
+    if args.output and any(
+        Path(args.output).resolve() == Path(f).resolve()
+        for f in (args.model, args.data)
+    ):
         raise UsageError(f"--output {args.output} would overwrite an input file")
     model = load(args.model)
     features = model.info.get("features")
@@ -1430,11 +1698,14 @@ def _score(model: Any, result: dict[str, Any], truth: list[str]) -> dict[str, An
         y = np.array([float(t) for t in truth])
         pred = np.asarray(result["predictions"], np.float64).reshape(len(y), -1)[:, 0]
         return {"rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
-    unknown = sorted({t for t in truth if not any(_same_label(c, t) for c in model.classes)})
+    unknown = sorted(
+        {t for t in truth if not any(_same_label(c, t) for c in model.classes)}
+    )
     if unknown:
         # A 0/1 column against labels "malignant"/"benign" would score 0% silently.
         raise UsageError(
-            f"the target column holds {', '.join(map(repr, unknown[:3]))}, which are not "
+            f"the target column holds {', '.join(map(repr, unknown[:3]))}, which are "
+            "not "
             f"among the model's classes {', '.join(map(repr, model.classes))}"
         )
     hits = [
@@ -1495,7 +1766,8 @@ def _print_predictions(args: argparse.Namespace, result: dict[str, Any]) -> None
 
 def _add_playground(sub: Any) -> None:
     p = sub.add_parser(
-        "playground", help="a local web page to train networks live",
+        "playground",
+        help="a local web page to train networks live",
         description="Serve the mlplab playground: a web page to train a network "
         "live, change the learning rate and momentum while it runs, see the decision "
         "boundary and the diagnosis, and ask how often a setting works over many "
@@ -1503,9 +1775,13 @@ def _add_playground(sub: Any) -> None:
         "otherwise, and needs no internet. Limits (playground_core.LIMITS): 4 hidden "
         "layers of at most 32 units, 1000 points, 100000 epochs, 1000 seeds, and "
         "seeds x epochs x steps per epoch <= 5,000,000 for a multi-seed run. "
-        "Needs the extra: pip install 'mlplab[playground]'.")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: this machine only)")
+        "Needs the extra: pip install 'mlplab[playground]'.",
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only)",
+    )
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.set_defaults(run=_run_playground)
 
@@ -1518,8 +1794,10 @@ def _run_playground(args: argparse.Namespace) -> int:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as e:
-        raise UsageError(f"the playground needs starlette and uvicorn ({e.name} is "
-                         "missing): pip install 'mlplab[playground]'") from None
+        raise UsageError(
+            f"the playground needs starlette and uvicorn ({e.name} is "
+            "missing): pip install 'mlplab[playground]'"
+        ) from None
     from .playground import serve
 
     if not 0 <= args.port <= 65535:
@@ -1532,11 +1810,16 @@ def _run_playground(args: argparse.Namespace) -> int:
         address = f"{args.host}:{args.port}"
         raise UsageError(f"cannot listen on {address}: {reason}") from None
     loopback = args.host in ("127.0.0.1", "localhost", "::1")
-    where = ("loopback only: other machines cannot connect" if loopback else
-             "reachable from other machines: anyone who can reach this port can use it")
+    where = (
+        "loopback only: other machines cannot connect"
+        if loopback
+        else "reachable from other machines: anyone who can reach this port can use it"
+    )
     shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"mlplab playground on http://{shown}:{args.port}/ ({where}); "
-          "Ctrl+C stops it", flush=True)
+    print(
+        f"mlplab playground on http://{shown}:{args.port}/ ({where}); Ctrl+C stops it",
+        flush=True,
+    )
     serve(args.host, args.port)
     return 0
 

@@ -120,13 +120,16 @@ def _params_from_json(cls: Any, params: Any) -> dict[str, Any]:
 
     expected = cls().get_params()
     if not isinstance(params, dict) or set(params) != set(expected):
-        raise ValueError(f"info.estimator.params: must name exactly {cls.__name__}'s "
-                         f"parameters ({', '.join(sorted(expected))})")
+        raise ValueError(
+            f"info.estimator.params: must name exactly {cls.__name__}'s "
+            f"parameters ({', '.join(sorted(expected))})"
+        )
     out = {}
     for key, value in params.items():
         if isinstance(value, list):
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                       for v in value):
+            if not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value
+            ):
                 raise ValueError(f"info.estimator.params.{key}: must be numbers")
             value = tuple(value)
         elif isinstance(value, dict) and key == "schedule":
@@ -469,17 +472,28 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
 
         check_is_fitted(self, "coefs_")
         binarizer = getattr(self, "_binarizer", None)
-        info = {"estimator": {
-            "class": type(self).__name__,
-            "params": _json_params(self.get_params()),
-            "y_type": None if binarizer is None else binarizer.y_type_,
-            "feature_names_in": [str(f) for f in getattr(self, "feature_names_in_",
-                                                          [])],
-        }}
+        info = {
+            "estimator": {
+                "class": type(self).__name__,
+                "params": _json_params(self.get_params()),
+                "y_type": None if binarizer is None else binarizer.y_type_,
+                "feature_names_in": [
+                    str(f) for f in getattr(self, "feature_names_in_", [])
+                ],
+            }
+        }
         classes = None if binarizer is None else list(self.classes_)
-        return save(path, self._config, loss=self._loss_name, state=self._state,
-                    optimizer=self._optimizer, history=self.history_,
-                    seeds=self.member_seeds_, classes=classes, info=info)
+        return save(
+            path,
+            self._config,
+            loss=self._loss_name,
+            state=self._state,
+            optimizer=self._optimizer,
+            history=self.history_,
+            seeds=self.member_seeds_,
+            classes=classes,
+            info=info,
+        )
 
     @classmethod
     def load(cls, path: Any) -> Any:
@@ -495,8 +509,9 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
         saved = load(path)
         entry = saved.info.get("estimator")
         if not isinstance(entry, dict) or entry.get("class") != cls.__name__:
-            raise ValueError(f"info.estimator: {path} does not hold a saved "
-                             f"{cls.__name__}")
+            raise ValueError(
+                f"info.estimator: {path} does not hold a saved {cls.__name__}"
+            )
         est = cls(**_params_from_json(cls, entry.get("params")))
         try:
             est._check_params()
@@ -520,8 +535,10 @@ class _BaseMLP(BaseEstimator):  # type: ignore[misc]
     def _restore_targets(self, saved: Any, y_type: Any) -> None:
         """Set what ``_encode_targets`` sets when fitting (regressor: nothing)."""
         if saved.loss != self._loss_name:
-            raise ValueError(f"loss: a {type(self).__name__} uses {self._loss_name!r}; "
-                             f"got {saved.loss!r}")
+            raise ValueError(
+                f"loss: a {type(self).__name__} uses {self._loss_name!r}; "
+                f"got {saved.loss!r}"
+            )
         self.out_activation_ = "identity"
 
 
@@ -673,23 +690,30 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):  # type: ignore[misc]
 
     def _restore_targets(self, saved: Any, y_type: Any) -> None:
         """Rebuild ``classes_`` and the label binarizer from the saved labels."""
-        if saved.classes is None or y_type not in ("binary", "multiclass",
-                                                   "multilabel-indicator"):
-            raise ValueError("classes: a saved MLPClassifier needs its class labels "
-                             "and target type")
+        if saved.classes is None or y_type not in (
+            "binary",
+            "multiclass",
+            "multilabel-indicator",
+        ):
+            raise ValueError(
+                "classes: a saved MLPClassifier needs its class labels and target type"
+            )
         classes = np.asarray(saved.classes)
         if y_type == "multilabel-indicator":
             binarizer = LabelBinarizer().fit(np.eye(len(classes), dtype=int))
         else:
             binarizer = LabelBinarizer().fit(classes)
         if binarizer.y_type_ != y_type or len(binarizer.classes_) != len(classes):
-            raise ValueError(f"classes: {len(classes)} labels do not make a "
-                             f"{y_type!r} target")
+            raise ValueError(
+                f"classes: {len(classes)} labels do not make a {y_type!r} target"
+            )
         multiclass = y_type == "multiclass"
         self._loss_name = "cross_entropy" if multiclass else "binary_cross_entropy"
         if saved.loss != self._loss_name:
-            raise ValueError(f"loss: a {y_type} MLPClassifier uses "
-                             f"{self._loss_name!r}; got {saved.loss!r}")
+            raise ValueError(
+                f"loss: a {y_type} MLPClassifier uses "
+                f"{self._loss_name!r}; got {saved.loss!r}"
+            )
         self._binarizer, self.classes_ = binarizer, binarizer.classes_
         self.out_activation_ = "softmax" if multiclass else "logistic"
 

@@ -24,7 +24,15 @@ import numpy as np
 from ._types import Array
 from ._validation import lookup
 from .losses import LOSSES
-from .network import MLPConfig, Params, backward, forward, init_params, param_arrays, param_names
+from .network import (
+    MLPConfig,
+    Params,
+    backward,
+    forward,
+    init_params,
+    param_arrays,
+    param_names,
+)
 from .training import prepare_targets
 
 __all__ = [
@@ -57,7 +65,7 @@ class GradCheckRow(NamedTuple):
 
 
 def relative_error(analytic: Array, numeric: Array) -> float:
-    """``||a - n|| / max(||a|| + ||n||, 1e-12)``, norms over the whole array."""
+    """Return ``||a - n|| / max(||a|| + ||n||, 1e-12)`` over the whole array."""
     diff = float(np.linalg.norm(analytic - numeric))
     return diff / max(float(np.linalg.norm(analytic) + np.linalg.norm(numeric)), 1e-12)
 
@@ -116,8 +124,10 @@ def gradient_check(
     with np.errstate(over="ignore", invalid="ignore"):
         out, caches = forward(params, config, x)
         analytic = param_arrays(backward(params, config, caches, loss_fn.grad(out, y)))
-    if not (np.all(np.isfinite(loss_fn.value(out, y)))
-            and all(np.all(np.isfinite(g)) for g in analytic)):
+    if not (
+        np.all(np.isfinite(loss_fn.value(out, y)))
+        and all(np.all(np.isfinite(g)) for g in analytic)
+    ):
         raise ValueError(
             "the loss or its gradient is not finite at these weights (overflow); "
             "a gradient check needs finite values: use smaller weights or inputs"
@@ -136,13 +146,19 @@ def gradient_check(
         return loss_fn.value(forward(wide, config, x_wide)[0], y_wide)  # type: ignore[no-any-return]
 
     rows = []
-    for name, array, grad in zip(param_names(params), param_arrays(wide), analytic, strict=True):
+    for name, array, grad in zip(
+        param_names(params), param_arrays(wide), analytic, strict=True
+    ):
         numeric = _central_differences(member_losses, array, eps).astype(np.float64)
         diff = np.abs(grad - numeric)
         worst = np.unravel_index(int(np.argmax(diff)), diff.shape)
         rows.append(
-            GradCheckRow(name, relative_error(grad, numeric), float(diff[worst]),
-                         tuple(int(i) for i in worst))
+            GradCheckRow(
+                name,
+                relative_error(grad, numeric),
+                float(diff[worst]),
+                tuple(int(i) for i in worst),
+            )
         )
     return rows
 
@@ -219,8 +235,7 @@ class GradientReport:
         lines += [f"{', '.join(names)}: {text}" for text, names in by_advice.items()]
         lines.append(self.summary)
         return "\n".join(
-            textwrap.fill(line, 88, subsequent_indent="    ")
-            for line in lines
+            textwrap.fill(line, 88, subsequent_indent="    ") for line in lines
         )
 
 

@@ -137,7 +137,9 @@ def parse_init(spec: str) -> Initializer:
         raise ValueError(f"init {spec!r} needs finite arguments of at most 1e150")
     if name == "uniform":
         if len(values) != 2 or not values[0] < values[1]:
-            raise ValueError(f"init uniform needs ':LOW,HIGH' with LOW < HIGH; got {spec!r}")
+            raise ValueError(
+                f"init uniform needs ':LOW,HIGH' with LOW < HIGH; got {spec!r}"
+            )
         return Uniform(values[0], values[1])
     if len(values) != 1 or not values[0] > 0:
         raise ValueError(f"init normal needs ':STD' with STD > 0; got {spec!r}")

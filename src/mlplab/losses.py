@@ -25,8 +25,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import math
-
 import numpy as np
 
 from ._types import Array
@@ -235,12 +233,18 @@ class CrossEntropy:
 
 LOSSES = {
     loss.name: loss
-    for loss in (SumSquaredError(), MeanSquaredError(), BinaryCrossEntropy(),
-                 CrossEntropy())
+    for loss in (
+        SumSquaredError(),
+        MeanSquaredError(),
+        BinaryCrossEntropy(),
+        CrossEntropy(),
+    )
 }
 
 
-def get_loss(name: str) -> SumSquaredError | MeanSquaredError | BinaryCrossEntropy | CrossEntropy:  # noqa: E501
+def get_loss(
+    name: str,
+) -> SumSquaredError | MeanSquaredError | BinaryCrossEntropy | CrossEntropy:
     """Return the registered loss called ``name`` (ValueError if unknown)."""
     from ._validation import lookup
 

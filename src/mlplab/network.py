@@ -42,7 +42,7 @@ DTYPES = {"float64": np.float64, "float32": np.float32}
 
 
 class Dense(NamedTuple):
-    """One dense layer's parameters: ``w`` is ``(K, n_in, n_out)``, ``b`` ``(K, n_out)``."""
+    """One dense layer: weights ``w`` ``(K, n_in, n_out)``, biases ``(K, n_out)``."""
 
     w: Array
     b: Array | None
@@ -148,13 +148,17 @@ def init_params(config: MLPConfig, seeds: Sequence[int]) -> Params:
     layers = []
     for i, (_, n_out) in enumerate(shapes):
         w = np.stack([weights[i] for weights in per_member]).astype(config.np_dtype)
-        b = np.zeros((len(per_member), n_out), config.np_dtype) if config.use_bias else None
+        b = (
+            np.zeros((len(per_member), n_out), config.np_dtype)
+            if config.use_bias
+            else None
+        )
         layers.append(Dense(w, b))
     return tuple(layers)
 
 
 def dense_forward(layer: Dense, x: Array, activation) -> tuple[Array, LayerCache]:  # type: ignore[no-untyped-def]
-    """``a = f(x w + b)``; returns ``a`` and the cache for ``dense_backward``."""
+    """Compute ``a = f(x w + b)``; return ``a`` and the cache for ``dense_backward``."""
     z = np.matmul(x, layer.w)
     if layer.b is not None:
         z += layer.b[:, None, :]
@@ -163,7 +167,11 @@ def dense_forward(layer: Dense, x: Array, activation) -> tuple[Array, LayerCache
 
 
 def dense_backward(
-    layer: Dense, cache: LayerCache, grad_a: Array, activation, need_grad_x: bool = True  # type: ignore[no-untyped-def]
+    layer: Dense,
+    cache: LayerCache,
+    grad_a: Array,
+    activation,
+    need_grad_x: bool = True,  # type: ignore[no-untyped-def]
 ) -> tuple[Array | None, Dense]:
     """Return ``(grad_x, Dense(grad_w, grad_b))`` for one dense layer.
 
@@ -177,8 +185,10 @@ def dense_backward(
     return grad_x, Dense(grad_w, grad_b)
 
 
-def forward(params: Params, config: MLPConfig, x: Array) -> tuple[Array, list[LayerCache]]:
-    """Run every member on ``x``; return outputs ``(K, n_samples, n_outputs)`` and caches."""
+def forward(
+    params: Params, config: MLPConfig, x: Array
+) -> tuple[Array, list[LayerCache]]:
+    """Run every member on ``x``; return ``(K, n_samples, n_outputs)`` and caches."""
     caches = []
     a = x
     for i, layer in enumerate(params):

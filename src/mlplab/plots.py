@@ -43,8 +43,13 @@ def plot_loss(losses: Array, path: str | Path, title: str = "training loss") -> 
 # ---------------------------------------------------------------- lr-find (issue 8)
 
 
-def plot_lr_find(rates: Array, losses: Array, path: str | Path, suggested: float,
-                 title: str = "learning-rate range test") -> Path:
+def plot_lr_find(
+    rates: Array,
+    losses: Array,
+    path: str | Path,
+    suggested: float,
+    title: str = "learning-rate range test",
+) -> Path:
     """Write the loss against the (log-scaled) learning rate, the suggestion marked."""
     import matplotlib
 
@@ -53,8 +58,13 @@ def plot_lr_find(rates: Array, losses: Array, path: str | Path, suggested: float
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     ax.plot(rates, losses, linewidth=1.2)
-    ax.axvline(suggested, color="tab:red", linestyle="--", linewidth=1,
-               label=f"suggested {suggested:.3g}")
+    ax.axvline(
+        suggested,
+        color="tab:red",
+        linestyle="--",
+        linewidth=1,
+        label=f"suggested {suggested:.3g}",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
@@ -92,9 +102,11 @@ def plot_training(
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     epochs = np.arange(1, len(metrics["loss"]) + 1)
-    curves = [(name, label) for name, label in (("loss", "training loss"),
-                                                ("val_loss", "validation loss"))
-              if name in metrics]
+    curves = [
+        (name, label)
+        for name, label in (("loss", "training loss"), ("val_loss", "validation loss"))
+        if name in metrics
+    ]
     for name, label in curves:
         ax.plot(epochs, metrics[name][:, member], linewidth=1, label=label)
     losses = np.concatenate([metrics[name][:, member] for name, _ in curves])

@@ -84,25 +84,38 @@ class DatasetRecipe:
     patience: int = 20
 
 
-_SMOOTH_2D = DatasetRecipe(hidden=(16,), activation="tanh", init="glorot_uniform",
-                           learning_rate=1e-2, n_epochs=300)
+_SMOOTH_2D = DatasetRecipe(
+    hidden=(16,),
+    activation="tanh",
+    init="glorot_uniform",
+    learning_rate=1e-2,
+    n_epochs=300,
+)
 
 DATASET_RECIPES: dict[str, DatasetRecipe] = {
     # 97.5% test accuracy for seed 0 (97.2% with early stopping on).
     "digits": DatasetRecipe(hidden=(64,), n_epochs=100),
     # 96.5% test accuracy for seed 0.
-    "breast_cancer": DatasetRecipe(hidden=(16,), activation="tanh",
-                                   init="glorot_uniform", n_epochs=100),
+    "breast_cancer": DatasetRecipe(
+        hidden=(16,), activation="tanh", init="glorot_uniform", n_epochs=100
+    ),
     "iris": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
     "wine": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
-    "diabetes": DatasetRecipe(hidden=(8,), learning_rate=1e-3, n_epochs=500,
-                              early_stopping=True),
+    "diabetes": DatasetRecipe(
+        hidden=(8,), learning_rate=1e-3, n_epochs=500, early_stopping=True
+    ),
     "moons": _SMOOTH_2D,
     "circles": _SMOOTH_2D,
     "quadrant_xor": _SMOOTH_2D,
-    "xor": DatasetRecipe(hidden=(4,), activation="tanh", init="glorot_uniform",
-                         learning_rate=0.05, n_epochs=1000, batch_size=None,
-                         validation_split=0.0),
+    "xor": DatasetRecipe(
+        hidden=(4,),
+        activation="tanh",
+        init="glorot_uniform",
+        learning_rate=0.05,
+        n_epochs=1000,
+        batch_size=None,
+        validation_split=0.0,
+    ),
 }
 
 

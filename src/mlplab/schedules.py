@@ -54,7 +54,8 @@ def _scaled(learning_rate: HyperParam, factor: float) -> float | Array:
 def _check_rate(schedule: Any) -> None:
     """Validate and store ``schedule.learning_rate`` (>= 0, one or K values)."""
     object.__setattr__(
-        schedule, "learning_rate",
+        schedule,
+        "learning_rate",
         check_hyper("learning_rate", schedule.learning_rate, low=0.0),
     )
 

@@ -169,7 +169,7 @@ def prepare_targets(y: Array, n_outputs: int) -> Array:
     return y
 
 
-def fit(  # noqa: PLR0913
+def fit(
     config: MLPConfig,
     x: Array,
     y: Array,

@@ -74,7 +74,8 @@ class ClipByGlobalNorm:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "max_norm",
+            self,
+            "max_norm",
             check_hyper("max_norm", self.max_norm, low=0.0, low_open=True),
         )
 
@@ -109,7 +110,8 @@ class ClipByValue:
 
     def __post_init__(self) -> None:
         object.__setattr__(
-            self, "max_value",
+            self,
+            "max_value",
             check_hyper("max_value", self.max_value, low=0.0, low_open=True),
         )
 

@@ -21,13 +21,16 @@ def test_member_k_equals_a_single_run(style, nesterov, batch_size, rng):
     x = rng.normal(size=(10, 3))
     y = (x[:, :1] * x[:, 1:2] > 0).astype(float)
     config = MLPConfig((3, 5, 1), "tanh", "sigmoid")
-    make = lambda lr, mu: SGD(
-        learning_rate=lr,
-        momentum=mu,
-        momentum_style=style,  # noqa: E731
-        nesterov=nesterov,
-        dampening=0.3,
-    )
+
+    def make(lr, mu):
+        return SGD(
+            learning_rate=lr,
+            momentum=mu,
+            momentum_style=style,
+            nesterov=nesterov,
+            dampening=0.3,
+        )
+
     together = fit(
         config,
         x,

@@ -37,8 +37,9 @@ FIELD = re.compile(
     r"|n_members|seeds|network|optimizer|training|history|callbacks|scaler|classes"
     r"|info|array (?:'[^']*'|\"[^\"]*\"))[\w.\[\]]*: "
 )
-HOSTILE = settings(max_examples=150, deadline=2000,
-                   suppress_health_check=[HealthCheck.too_slow])
+HOSTILE = settings(
+    max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.too_slow]
+)
 pytestmark = pytest.mark.slow
 _FOLDER = Path(tempfile.mkdtemp(prefix="mlplab-hostile-"))
 
@@ -49,15 +50,27 @@ def base() -> bytes:
     from mlplab.serialization import save
 
     optimizer = chain(clip_by_value(1.0), Adam(ExponentialDecay(0.1, 0.5)))
-    case = Case("hostile", optimizer, 4, (0, 1, 2), callbacks=lambda: [
-        EarlyStopping(patience=5, restore_best=False)])
+    case = Case(
+        "hostile",
+        optimizer,
+        4,
+        (0, 1, 2),
+        callbacks=lambda: [EarlyStopping(patience=5, restore_best=False)],
+    )
     run = train(case, 2)
     config, _, _ = data(case)
     path = save(
-        _FOLDER / "base.safetensors", config, loss=case.loss, state=run.state,
-        optimizer=optimizer, history=run.history, seeds=case.seeds,
-        callbacks=run.callbacks, scaler=Scaling(np.zeros(3), np.ones(3)),
-        classes=[0, 1], info={"source": "t"},
+        _FOLDER / "base.safetensors",
+        config,
+        loss=case.loss,
+        state=run.state,
+        optimizer=optimizer,
+        history=run.history,
+        seeds=case.seeds,
+        callbacks=run.callbacks,
+        scaler=Scaling(np.zeros(3), np.ones(3)),
+        classes=[0, 1],
+        info={"source": "t"},
     )
     return path.read_bytes()
 
@@ -65,7 +78,7 @@ def base() -> bytes:
 def parts() -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     blob = base()
     n = int.from_bytes(blob[:8], "little")
-    meta = json.loads(json.loads(blob[8:8 + n])["__metadata__"]["mlplab"])
+    meta = json.loads(json.loads(blob[8 : 8 + n])["__metadata__"]["mlplab"])
     return meta, {k: np.array(v) for k, v in st_load(blob).items()}
 
 
@@ -77,8 +90,9 @@ def signed(meta: dict[str, Any], tensors: dict[str, np.ndarray]) -> bytes:
 
 
 def framed(text: str, tensors: dict[str, np.ndarray] | None = None) -> bytes:
-    return st_save(tensors if tensors is not None else parts()[1],
-                   metadata={"mlplab": text})
+    return st_save(
+        tensors if tensors is not None else parts()[1], metadata={"mlplab": text}
+    )
 
 
 def outcome(blob: bytes, may_load: bool = False) -> str:
@@ -130,42 +144,82 @@ def test_wrong_shapes_dtypes_missing_extra_and_nan(data_):
         extra_axis = data_.draw(st.integers(0, a.ndim))
         tensors[name] = np.expand_dims(a, extra_axis).repeat(2, axis=extra_axis)
     elif kind == "dtype":
-        new = data_.draw(st.sampled_from([t for t in (np.float32, np.float64, np.int64,
-                                                       np.bool_) if t != a.dtype]))
+        new = data_.draw(
+            st.sampled_from(
+                [
+                    t
+                    for t in (np.float32, np.float64, np.int64, np.bool_)
+                    if t != a.dtype
+                ]
+            )
+        )
         tensors[name] = a.astype(new)
     elif kind == "missing":
         del tensors[name]
     elif kind == "extra":
-        tensors[data_.draw(st.sampled_from([f"{name}.x", "layers.9.weight",
-                                            "optimizer.velocity.9.weight",
-                                            "callbacks.0.other", "extra"]))] = a
+        tensors[
+            data_.draw(
+                st.sampled_from(
+                    [
+                        f"{name}.x",
+                        "layers.9.weight",
+                        "optimizer.velocity.9.weight",
+                        "callbacks.0.other",
+                        "extra",
+                    ]
+                )
+            )
+        ] = a
     else:
         free = name.startswith("history.") or (
-            name.startswith("callbacks.") and ".best_params." not in name)
+            name.startswith("callbacks.") and ".best_params." not in name
+        )
         if a.dtype.kind != "f" or a.size == 0 or free:
             return  # NaN is a legal loss, and a callback's "no best value yet"
         a = a.copy()
         a.flat[data_.draw(st.integers(0, a.size - 1))] = data_.draw(
-            st.sampled_from([np.nan, np.inf, -np.inf]))
+            st.sampled_from([np.nan, np.inf, -np.inf])
+        )
         tensors[name] = a
     outcome(signed(meta, tensors))
 
 
 NAME_FIELDS = [
-    ("loss",), ("network", "activation"), ("network", "output_activation"),
-    ("network", "init"), ("network", "dtype"), ("optimizer", "config", "name"),
+    ("loss",),
+    ("network", "activation"),
+    ("network", "output_activation"),
+    ("network", "init"),
+    ("network", "dtype"),
+    ("optimizer", "config", "name"),
     ("optimizer", "config", "transforms", 1, "name"),
     ("optimizer", "config", "transforms", 1, "learning_rate", "name"),
-    ("callbacks", 0, "name"), ("callbacks", 0, "config", "monitor"), ("scaler", "name"),
-    ("training", "shuffle_rngs", 0, "bit_generator"), ("format",),
+    ("callbacks", 0, "name"),
+    ("callbacks", 0, "config", "monitor"),
+    ("scaler", "name"),
+    ("training", "shuffle_rngs", 0, "bit_generator"),
+    ("format",),
 ]
 
 
 @HOSTILE
-@given(st.sampled_from(NAME_FIELDS),
-       st.text(min_size=0, max_size=30) | st.sampled_from(
-           ["__import__('os')", "os.system", "pickle", "numpy.load", "Adam ", "PCG65",
-            "SGD.__class__", "float16", "uniform:a,b", "glorot_uniform "]))
+@given(
+    st.sampled_from(NAME_FIELDS),
+    st.text(min_size=0, max_size=30)
+    | st.sampled_from(
+        [
+            "__import__('os')",
+            "os.system",
+            "pickle",
+            "numpy.load",
+            "Adam ",
+            "PCG65",
+            "SGD.__class__",
+            "float16",
+            "uniform:a,b",
+            "glorot_uniform ",
+        ]
+    ),
+)
 def test_unknown_names_are_refused(path, name):
     meta, tensors = parts()
     target = meta
@@ -189,10 +243,15 @@ def _paths(value: Any, prefix: tuple = ()) -> list[tuple]:
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
@@ -218,8 +277,11 @@ def test_fuzzed_metadata_values_load_or_are_refused(data_, value):
 
 
 @HOSTILE
-@given(st.text(max_size=200) | st.binary(max_size=200).map(
-    lambda b: b.decode("latin-1")) | JSON.map(json.dumps))
+@given(
+    st.text(max_size=200)
+    | st.binary(max_size=200).map(lambda b: b.decode("latin-1"))
+    | JSON.map(json.dumps)
+)
 def test_non_json_or_non_object_metadata(text):
     if text.startswith("{"):
         return  # covered by the fuzzing above

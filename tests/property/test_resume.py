@@ -27,7 +27,11 @@ def _worker(phase: str, folder: Path) -> None:
     env = dict(os.environ, PYTHONPATH=f"{ROOT / 'src'}{os.pathsep}{ROOT}")
     done = subprocess.run(
         [sys.executable, "-m", "tests.checkpoint_cases", phase, str(folder)],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
 

@@ -115,43 +115,69 @@ def run_torch(make_optimizer, make_scheduler=None, clip=None):
 
 def groups(weight_decay):
     """Param groups: decay on weights only, as our default (decay_biases=False)."""
-    return lambda w, b: [{"params": w, "weight_decay": weight_decay},
-                         {"params": b, "weight_decay": 0.0}]
+    return lambda w, b: [
+        {"params": w, "weight_decay": weight_decay},
+        {"params": b, "weight_decay": 0.0},
+    ]
 
 
 OPTIMIZER_CASES = {
     "adam": (Adam(LR), lambda w, b: torch.optim.Adam(w + b, lr=LR)),
-    "amsgrad": (Adam(LR, amsgrad=True),
-                lambda w, b: torch.optim.Adam(w + b, lr=LR, amsgrad=True)),
-    "adam-l2": (Adam(LR, weight_decay=0.1),
-                lambda w, b: torch.optim.Adam(groups(0.1)(w, b), lr=LR)),
-    "adamw": (AdamW(LR, weight_decay=0.1),
-              lambda w, b: torch.optim.AdamW(groups(0.1)(w, b), lr=LR)),
+    "amsgrad": (
+        Adam(LR, amsgrad=True),
+        lambda w, b: torch.optim.Adam(w + b, lr=LR, amsgrad=True),
+    ),
+    "adam-l2": (
+        Adam(LR, weight_decay=0.1),
+        lambda w, b: torch.optim.Adam(groups(0.1)(w, b), lr=LR),
+    ),
+    "adamw": (
+        AdamW(LR, weight_decay=0.1),
+        lambda w, b: torch.optim.AdamW(groups(0.1)(w, b), lr=LR),
+    ),
     "adamw-amsgrad-biases": (
-        AdamW(LR, beta1=0.8, beta2=0.99, amsgrad=True, weight_decay=0.05,
-              decay_biases=True),
-        lambda w, b: torch.optim.AdamW(w + b, lr=LR, betas=(0.8, 0.99), amsgrad=True,
-                                       weight_decay=0.05)),
+        AdamW(
+            LR,
+            beta1=0.8,
+            beta2=0.99,
+            amsgrad=True,
+            weight_decay=0.05,
+            decay_biases=True,
+        ),
+        lambda w, b: torch.optim.AdamW(
+            w + b, lr=LR, betas=(0.8, 0.99), amsgrad=True, weight_decay=0.05
+        ),
+    ),
     "rmsprop": (RMSprop(LR), lambda w, b: torch.optim.RMSprop(w + b, lr=LR)),
-    "rmsprop-momentum": (RMSprop(LR, momentum=0.9),
-                         lambda w, b: torch.optim.RMSprop(w + b, lr=LR, momentum=0.9)),
-    "rmsprop-centered": (RMSprop(LR, centered=True),
-                         lambda w, b: torch.optim.RMSprop(w + b, lr=LR, centered=True)),
+    "rmsprop-momentum": (
+        RMSprop(LR, momentum=0.9),
+        lambda w, b: torch.optim.RMSprop(w + b, lr=LR, momentum=0.9),
+    ),
+    "rmsprop-centered": (
+        RMSprop(LR, centered=True),
+        lambda w, b: torch.optim.RMSprop(w + b, lr=LR, centered=True),
+    ),
     "rmsprop-centered-momentum-l2": (
         RMSprop(LR, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.01),
-        lambda w, b: torch.optim.RMSprop(groups(0.01)(w, b), lr=LR, alpha=0.9,
-                                         momentum=0.5, centered=True)),
+        lambda w, b: torch.optim.RMSprop(
+            groups(0.01)(w, b), lr=LR, alpha=0.9, momentum=0.5, centered=True
+        ),
+    ),
     "adagrad": (Adagrad(LR), lambda w, b: torch.optim.Adagrad(w + b, lr=LR)),
     "adagrad-initial": (
         Adagrad(LR, initial_accumulator_value=0.1),
-        lambda w, b: torch.optim.Adagrad(w + b, lr=LR, initial_accumulator_value=0.1)),
+        lambda w, b: torch.optim.Adagrad(w + b, lr=LR, initial_accumulator_value=0.1),
+    ),
     "sgd-nesterov-l2": (
         SGD(LR, momentum=0.9, nesterov=True, weight_decay=0.01),
-        lambda w, b: torch.optim.SGD(groups(0.01)(w, b), lr=LR, momentum=0.9,
-                                     nesterov=True)),
+        lambda w, b: torch.optim.SGD(
+            groups(0.01)(w, b), lr=LR, momentum=0.9, nesterov=True
+        ),
+    ),
     "sgd-dampened": (
         SGD(LR, momentum=0.9, momentum_style="dampened", dampening=0.3),
-        lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9, dampening=0.3)),
+        lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9, dampening=0.3),
+    ),
 }
 
 
@@ -178,23 +204,37 @@ lr_scheduler = torch.optim.lr_scheduler
 
 SCHEDULE_CASES = {
     "constant": (Constant(LR), lambda o: lr_scheduler.ConstantLR(o, factor=1.0)),
-    "step": (StepDecay(LR, step_size=50, gamma=0.5),
-             lambda o: lr_scheduler.StepLR(o, step_size=50, gamma=0.5)),
-    "multistep": (MultiStepDecay(LR, milestones=(60, 120), gamma=0.3),
-                  lambda o: lr_scheduler.MultiStepLR(o, milestones=[60, 120],
-                                                     gamma=0.3)),
-    "exponential": (ExponentialDecay(LR, gamma=0.99),
-                    lambda o: lr_scheduler.ExponentialLR(o, gamma=0.99)),
-    "invscaling": (InverseScaling(LR, power=0.5),
-                   lambda o: lr_scheduler.LambdaLR(o, lambda t: (t + 1) ** -0.5)),
-    "cosine": (CosineAnnealing(LR, t_max=N_STEPS),
-               lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=N_STEPS)),
+    "step": (
+        StepDecay(LR, step_size=50, gamma=0.5),
+        lambda o: lr_scheduler.StepLR(o, step_size=50, gamma=0.5),
+    ),
+    "multistep": (
+        MultiStepDecay(LR, milestones=(60, 120), gamma=0.3),
+        lambda o: lr_scheduler.MultiStepLR(o, milestones=[60, 120], gamma=0.3),
+    ),
+    "exponential": (
+        ExponentialDecay(LR, gamma=0.99),
+        lambda o: lr_scheduler.ExponentialLR(o, gamma=0.99),
+    ),
+    "invscaling": (
+        InverseScaling(LR, power=0.5),
+        lambda o: lr_scheduler.LambdaLR(o, lambda t: (t + 1) ** -0.5),
+    ),
+    "cosine": (
+        CosineAnnealing(LR, t_max=N_STEPS),
+        lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=N_STEPS),
+    ),
     "cosine-warmup": (
         CosineAnnealing(LR, t_max=N_STEPS, warmup=20, min_lr=1e-3),
-        lambda o: lr_scheduler.SequentialLR(o, [
-            lr_scheduler.LinearLR(o, start_factor=1 / 21, total_iters=20),
-            lr_scheduler.CosineAnnealingLR(o, T_max=N_STEPS - 20, eta_min=1e-3),
-        ], milestones=[20])),
+        lambda o: lr_scheduler.SequentialLR(
+            o,
+            [
+                lr_scheduler.LinearLR(o, start_factor=1 / 21, total_iters=20),
+                lr_scheduler.CosineAnnealingLR(o, T_max=N_STEPS - 20, eta_min=1e-3),
+            ],
+            milestones=[20],
+        ),
+    ),
 }
 
 
@@ -203,8 +243,9 @@ def test_sgd_momentum_schedule_agrees_with_torch(case):
     schedule, make_scheduler = SCHEDULE_CASES[case]
     arrays = run_ours(SGD(schedule, momentum=0.9))
     assert_moved(arrays)
-    theirs, _ = run_torch(lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9),
-                          make_scheduler)
+    theirs, _ = run_torch(
+        lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9), make_scheduler
+    )
     assert_weights_agree(arrays, theirs)
 
 
@@ -219,14 +260,27 @@ def _clip_value(parameters, max_value=0.01):
     return int(big > max_value)
 
 
-@pytest.mark.parametrize(("ours", "make_torch", "clip"), [
-    (chain(clip_by_global_norm(0.05), Adam(LR)),
-     lambda w, b: torch.optim.Adam(w + b, lr=LR), _clip_norm),
-    (chain(clip_by_global_norm(0.05), SGD(LR, momentum=0.9)),
-     lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9), _clip_norm),
-    (chain(clip_by_value(0.01), SGD(LR, momentum=0.9)),
-     lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9), _clip_value),
-], ids=["norm-adam", "norm-sgd", "value-sgd"])
+@pytest.mark.parametrize(
+    ("ours", "make_torch", "clip"),
+    [
+        (
+            chain(clip_by_global_norm(0.05), Adam(LR)),
+            lambda w, b: torch.optim.Adam(w + b, lr=LR),
+            _clip_norm,
+        ),
+        (
+            chain(clip_by_global_norm(0.05), SGD(LR, momentum=0.9)),
+            lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9),
+            _clip_norm,
+        ),
+        (
+            chain(clip_by_value(0.01), SGD(LR, momentum=0.9)),
+            lambda w, b: torch.optim.SGD(w + b, lr=LR, momentum=0.9),
+            _clip_value,
+        ),
+    ],
+    ids=["norm-adam", "norm-sgd", "value-sgd"],
+)
 def test_clipping_agrees_with_torch(ours, make_torch, clip):
     arrays = run_ours(ours)
     theirs, n_clipped = run_torch(make_torch, clip=clip)
@@ -238,10 +292,14 @@ def test_clipping_agrees_with_torch(ours, make_torch, clip):
 def test_cosine_warmup_rates_equal_torch_sequential_lr():
     ours = CosineAnnealing(1.0, t_max=30, warmup=5, min_lr=0.1)
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    scheduler = lr_scheduler.SequentialLR(opt, [
-        lr_scheduler.LinearLR(opt, start_factor=1 / 6, total_iters=5),
-        lr_scheduler.CosineAnnealingLR(opt, T_max=25, eta_min=0.1),
-    ], milestones=[5])
+    scheduler = lr_scheduler.SequentialLR(
+        opt,
+        [
+            lr_scheduler.LinearLR(opt, start_factor=1 / 6, total_iters=5),
+            lr_scheduler.CosineAnnealingLR(opt, T_max=25, eta_min=0.1),
+        ],
+        milestones=[5],
+    )
     theirs = []
     for _ in range(31):
         theirs.append(opt.param_groups[0]["lr"])

@@ -53,55 +53,144 @@ def member(kwargs: dict, k: int) -> dict:
 SPECS = [
     ("sgd", {"learning_rate": (0.1, 0.05, 0.2)}),
     ("sgd", {"learning_rate": (0.05, 0.1, 0.02), "momentum": (0.9, 0.5, 0.0)}),
-    ("sgd", {"learning_rate": (0.05, 0.1, 0.02), "momentum": (0.9, 0.5, 0.0),
-             "nesterov": True}),
-    ("sgd", {"learning_rate": (0.05, 0.1, 0.02), "momentum": (0.9, 0.5, 0.3),
-             "momentum_style": "lr-inside"}),
-    ("sgd", {"learning_rate": (0.05, 0.1, 0.02), "momentum": (0.9, 0.5, 0.3),
-             "momentum_style": "dampened", "dampening": (0.5, 0.1, 0.0)}),
-    ("sgd", {"learning_rate": (0.2, 0.1, 0.3), "momentum": (0.5, 0.9, 0.0),
-             "momentum_style": "ema", "bias_correction": True}),
-    ("adagrad", {"learning_rate": (0.5, 0.1, 1.0),
-                 "initial_accumulator_value": (0.0, 0.1, 1.0)}),
+    (
+        "sgd",
+        {
+            "learning_rate": (0.05, 0.1, 0.02),
+            "momentum": (0.9, 0.5, 0.0),
+            "nesterov": True,
+        },
+    ),
+    (
+        "sgd",
+        {
+            "learning_rate": (0.05, 0.1, 0.02),
+            "momentum": (0.9, 0.5, 0.3),
+            "momentum_style": "lr-inside",
+        },
+    ),
+    (
+        "sgd",
+        {
+            "learning_rate": (0.05, 0.1, 0.02),
+            "momentum": (0.9, 0.5, 0.3),
+            "momentum_style": "dampened",
+            "dampening": (0.5, 0.1, 0.0),
+        },
+    ),
+    (
+        "sgd",
+        {
+            "learning_rate": (0.2, 0.1, 0.3),
+            "momentum": (0.5, 0.9, 0.0),
+            "momentum_style": "ema",
+            "bias_correction": True,
+        },
+    ),
+    (
+        "adagrad",
+        {
+            "learning_rate": (0.5, 0.1, 1.0),
+            "initial_accumulator_value": (0.0, 0.1, 1.0),
+        },
+    ),
     ("rmsprop", {"learning_rate": (0.01, 0.02, 0.005), "alpha": (0.99, 0.9, 0.5)}),
-    ("rmsprop", {"learning_rate": (0.01, 0.02, 0.005), "alpha": (0.99, 0.9, 0.5),
-                 "momentum": (0.9, 0.0, 0.5), "centered": True}),
-    ("adam", {"learning_rate": (0.05, 0.1, 0.01), "beta1": (0.9, 0.5, 0.0),
-              "beta2": (0.999, 0.99, 0.9)}),
-    ("adam", {"learning_rate": (0.05, 0.1, 0.01), "beta1": (0.9, 0.5, 0.0),
-              "amsgrad": True, "weight_decay": (1e-4, 0.0, 1e-3)}),
-    ("adamw", {"learning_rate": (0.05, 0.1, 0.01), "weight_decay": (1e-4, 0.0, 0.01),
-               "decay_biases": True}),
-    ("clip_norm+adam", {"max_norm": (1.0, 0.5, 10.0),
-                        "learning_rate": (0.05, 0.1, 0.01)}),
-    ("clip_value+sgd", {"max_value": (0.5, 1.0, 0.1),
-                        "learning_rate": (0.1, 0.05, 0.2), "momentum": 0.5}),
+    (
+        "rmsprop",
+        {
+            "learning_rate": (0.01, 0.02, 0.005),
+            "alpha": (0.99, 0.9, 0.5),
+            "momentum": (0.9, 0.0, 0.5),
+            "centered": True,
+        },
+    ),
+    (
+        "adam",
+        {
+            "learning_rate": (0.05, 0.1, 0.01),
+            "beta1": (0.9, 0.5, 0.0),
+            "beta2": (0.999, 0.99, 0.9),
+        },
+    ),
+    (
+        "adam",
+        {
+            "learning_rate": (0.05, 0.1, 0.01),
+            "beta1": (0.9, 0.5, 0.0),
+            "amsgrad": True,
+            "weight_decay": (1e-4, 0.0, 1e-3),
+        },
+    ),
+    (
+        "adamw",
+        {
+            "learning_rate": (0.05, 0.1, 0.01),
+            "weight_decay": (1e-4, 0.0, 0.01),
+            "decay_biases": True,
+        },
+    ),
+    (
+        "clip_norm+adam",
+        {"max_norm": (1.0, 0.5, 10.0), "learning_rate": (0.05, 0.1, 0.01)},
+    ),
+    (
+        "clip_value+sgd",
+        {
+            "max_value": (0.5, 1.0, 0.1),
+            "learning_rate": (0.1, 0.05, 0.2),
+            "momentum": 0.5,
+        },
+    ),
 ]
 IDS = [f"{name}-{i}" for i, (name, _) in enumerate(SPECS)]
 
 # (name, kwargs, exception, message) for constructors
 INVALID = [
-    ("sgd", {"learning_rate": -0.1}, ValueError,
-     "learning_rate must be >= 0.0; got -0.1"),
+    (
+        "sgd",
+        {"learning_rate": -0.1},
+        ValueError,
+        "learning_rate must be >= 0.0; got -0.1",
+    ),
     ("sgd", {"momentum": 1.0}, ValueError, "momentum must be < 1.0; got 1.0"),
     ("sgd", {"momentum_style": "heavy"}, ValueError, "momentum_style must be one of"),
-    ("adam", {"learning_rate": "fast"}, TypeError,
-     "learning_rate must be a number or a sequence of numbers; got str"),
-    ("adam", {"learning_rate": (0.1, float("nan"))}, ValueError,
-     "learning_rate must be finite; got nan"),
+    (
+        "adam",
+        {"learning_rate": "fast"},
+        TypeError,
+        "learning_rate must be a number or a sequence of numbers; got str",
+    ),
+    (
+        "adam",
+        {"learning_rate": (0.1, float("nan"))},
+        ValueError,
+        "learning_rate must be finite; got nan",
+    ),
     ("adam", {"beta1": 1.0}, ValueError, "beta1 must be < 1.0; got 1.0"),
     ("adam", {"beta2": -0.1}, ValueError, "beta2 must be >= 0.0; got -0.1"),
     ("adam", {"eps": 0.0}, ValueError, "eps must be > 0.0; got 0.0"),
-    ("adam", {"weight_decay": (0.1, -1)}, ValueError,
-     "weight_decay must be >= 0.0; got -1.0"),
-    ("adamw", {"weight_decay": -0.01}, ValueError,
-     "weight_decay must be >= 0.0; got -0.01"),
+    (
+        "adam",
+        {"weight_decay": (0.1, -1)},
+        ValueError,
+        "weight_decay must be >= 0.0; got -1.0",
+    ),
+    (
+        "adamw",
+        {"weight_decay": -0.01},
+        ValueError,
+        "weight_decay must be >= 0.0; got -0.01",
+    ),
     ("adamw", {"beta2": True}, TypeError, "beta2 must be a number"),
     ("rmsprop", {"alpha": 1.0}, ValueError, "alpha must be < 1.0; got 1.0"),
     ("rmsprop", {"momentum": -0.5}, ValueError, "momentum must be >= 0.0; got -0.5"),
     ("rmsprop", {"eps": -1e-8}, ValueError, "eps must be > 0.0; got -1e-08"),
-    ("adagrad", {"initial_accumulator_value": -1.0}, ValueError,
-     "initial_accumulator_value must be >= 0.0; got -1.0"),
+    (
+        "adagrad",
+        {"initial_accumulator_value": -1.0},
+        ValueError,
+        "initial_accumulator_value must be >= 0.0; got -1.0",
+    ),
     ("adagrad", {"eps": ()}, ValueError, "eps must not be empty"),
 ]
 
@@ -187,10 +276,10 @@ def test_per_member_hyperparameters_equal_single_runs(name, kwargs, rng):
     noise = rng.normal(size=(20, K, 3, 2))  # a different perturbation per step
     ensemble, _ = run(build(name, kwargs), start, 20, noise)
     for k in range(K):
-        one = tuple(p[k:k + 1] for p in start)
-        alone, _ = run(build(name, member(kwargs, k)), one, 20, noise[:, k:k + 1])
+        one = tuple(p[k : k + 1] for p in start)
+        alone, _ = run(build(name, member(kwargs, k)), one, 20, noise[:, k : k + 1])
         for e, a in zip(ensemble, alone, strict=True):
-            np.testing.assert_allclose(e[k:k + 1], a, rtol=1e-13, atol=1e-15)
+            np.testing.assert_allclose(e[k : k + 1], a, rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize(("name", "kwargs"), SPECS, ids=IDS)
@@ -234,18 +323,27 @@ def test_wrong_number_of_per_member_values_is_an_error(name, rng):
 
 
 def test_registry_names():
-    assert {"sgd": SGD, "adam": Adam, "adamw": AdamW,
-                          "rmsprop": RMSprop, "adagrad": Adagrad} == OPTIMIZERS
+    assert {
+        "sgd": SGD,
+        "adam": Adam,
+        "adamw": AdamW,
+        "rmsprop": RMSprop,
+        "adagrad": Adagrad,
+    } == OPTIMIZERS
 
 
 # --- hand-computed steps ------------------------------------------------------------
 
-@pytest.mark.parametrize(("g", "expected"), [
-    (1e-3, -0.000999990000099999),
-    (1.0, -0.00099999999),
-    (1e3, -0.001),
-    (1e-8, -0.0005),
-])
+
+@pytest.mark.parametrize(
+    ("g", "expected"),
+    [
+        (1e-3, -0.000999990000099999),
+        (1.0, -0.00099999999),
+        (1e3, -0.001),
+        (1e-8, -0.0005),
+    ],
+)
 def test_first_adam_step(g, expected):
     opt = Adam(learning_rate=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
     w = (np.zeros((1, 1, 1)),)
@@ -329,6 +427,7 @@ def test_per_member_schedule():
 
 # --- clipping and chain ------------------------------------------------------------
 
+
 def test_clip_by_global_norm_is_per_member_over_all_arrays():
     # member 0: norm sqrt(9 + 16 + 0) = 5 > 1 -> scaled; member 1: norm 0.5 kept
     grads = (np.array([[[3.0, 4.0]], [[0.3, 0.0]]]), np.array([[0.0], [0.4]]))
@@ -362,27 +461,43 @@ def test_chain_equals_the_transforms_applied_by_hand(rng):
     assert state.step == 3
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda: ClipByGlobalNorm(0.0), "max_norm must be > 0.0; got 0.0"),
-    (lambda: ClipByValue(-1.0), "max_value must be > 0.0; got -1.0"),
-    (lambda: Chain(()), "a chain needs at least one transform; got none"),
-    (lambda: chain(Adam(), "sgd"), "every chained transform needs init and update"),
-    (lambda: optimizer_from_config({"name": "lion"}), "unknown optimizer, transform"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ClipByGlobalNorm(0.0), "max_norm must be > 0.0; got 0.0"),
+        (lambda: ClipByValue(-1.0), "max_value must be > 0.0; got -1.0"),
+        (lambda: Chain(()), "a chain needs at least one transform; got none"),
+        (lambda: chain(Adam(), "sgd"), "every chained transform needs init and update"),
+        (
+            lambda: optimizer_from_config({"name": "lion"}),
+            "unknown optimizer, transform",
+        ),
+    ],
+)
 def test_invalid_transforms(make, message):
     with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         make()
 
 
-@pytest.mark.parametrize("optimizer", [
-    Adam(learning_rate=0.05),
-    chain(clip_by_global_norm(1.0), RMSprop(learning_rate=0.02, momentum=0.5)),
-])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        Adam(learning_rate=0.05),
+        chain(clip_by_global_norm(1.0), RMSprop(learning_rate=0.02, momentum=0.5)),
+    ],
+)
 def test_fit_trains_with_adaptive_optimizers_and_chains(optimizer):
     x, y = xor_data()
     config = MLPConfig((3, 8, 1), activation="tanh", output_activation="identity")
-    result = fit(config, x, y, loss="binary_cross_entropy", optimizer=optimizer,
-                 n_epochs=300, seeds=(0, 1))
+    result = fit(
+        config,
+        x,
+        y,
+        loss="binary_cross_entropy",
+        optimizer=optimizer,
+        n_epochs=300,
+        seeds=(0, 1),
+    )
     loss = result.history.metrics["loss"]
     assert np.all(loss[-1] < 0.5 * loss[0])
 
@@ -392,8 +507,7 @@ def test_a_diverging_member_of_a_chained_fit_is_masked():
     config = MLPConfig((3, 4, 1), activation="relu", output_activation="identity")
     opt = chain(clip_by_value(1e300), SGD(learning_rate=(0.1, 1e3)))
     with pytest.warns(DivergenceWarning):
-        result = fit(config, x, y, loss="mse", optimizer=opt, n_epochs=50,
-                     seeds=(0, 1))
+        result = fit(config, x, y, loss="mse", optimizer=opt, n_epochs=50, seeds=(0, 1))
     assert result.history.diverged_epoch[0] == -1
     assert result.history.diverged_epoch[1] >= 0
     assert isinstance(result.state.opt_state, ChainState)
@@ -406,7 +520,8 @@ def test_learning_rate_of_and_with_learning_rate():
     chained = chain(clip_by_global_norm(1.0), plain)
     assert learning_rate_of(plain, 2) == learning_rate_of(chained, 2) == 0.25
     assert with_learning_rate(plain, 0.1) == Adam(learning_rate=0.1)
-    assert with_learning_rate(chained, 0.1) == chain(clip_by_global_norm(1.0),
-                                                     Adam(learning_rate=0.1))
+    assert with_learning_rate(chained, 0.1) == chain(
+        clip_by_global_norm(1.0), Adam(learning_rate=0.1)
+    )
     with pytest.raises(ValueError, match="the chain holds no transform with a"):
         learning_rate_of(chain(clip_by_value(1.0)), 0)

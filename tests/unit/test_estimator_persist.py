@@ -33,20 +33,34 @@ def _data(rng, kind):
 
 
 CASES = [
-    (MLPClassifier, "binary", {"optimizer": "sgd", "learning_rate": 0.1,
-                               "momentum": 0.9, "nesterov": True}),
-    (MLPClassifier, "multiclass", {"schedule": "step:5,0.5", "n_members": 3,
-                                   "learning_rate": (0.01, 0.02, 0.005)}),
+    (
+        MLPClassifier,
+        "binary",
+        {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9, "nesterov": True},
+    ),
+    (
+        MLPClassifier,
+        "multiclass",
+        {
+            "schedule": "step:5,0.5",
+            "n_members": 3,
+            "learning_rate": (0.01, 0.02, 0.005),
+        },
+    ),
     (MLPClassifier, "multilabel", {"optimizer": "rmsprop", "batch_size": 16}),
-    (MLPRegressor, "regression", {"optimizer": "adamw", "early_stopping": True,
-                                  "n_members": 2}),
+    (
+        MLPRegressor,
+        "regression",
+        {"optimizer": "adamw", "early_stopping": True, "n_members": 2},
+    ),
     (MLPRegressor, "regression", {"optimizer": "adagrad", "dtype": "float32"}),
 ]
 
 
 @pytest.mark.parametrize(("cls", "kind", "params"), CASES)
 def test_save_load_is_the_identity_and_training_continues_exactly(
-        tmp_path, rng, cls, kind, params):
+    tmp_path, rng, cls, kind, params
+):
     X, y = _data(rng, kind)
     est = cls((6,), max_iter=8, random_state=3, **params).fit(X, y)
     est.save(tmp_path / "est.safetensors")
@@ -62,8 +76,9 @@ def test_save_load_is_the_identity_and_training_continues_exactly(
     for model in (est, loaded):
         model.partial_fit(X, y)
         model.set_params(warm_start=True, max_iter=3).fit(X, y)
-    for a, b in zip(est.coefs_ + est.intercepts_, loaded.coefs_ + loaded.intercepts_,
-                    strict=True):
+    for a, b in zip(
+        est.coefs_ + est.intercepts_, loaded.coefs_ + loaded.intercepts_, strict=True
+    ):
         np.testing.assert_array_equal(a, b)
     assert loaded.loss_curve_ == est.loss_curve_
 
@@ -78,11 +93,13 @@ def test_load_refuses_another_estimator_or_bad_params(tmp_path, rng):
 
     blob = (tmp_path / "r.st").read_bytes()
     n = int.from_bytes(blob[:8], "little")
-    meta = json.loads(json.loads(blob[8:8 + n])["__metadata__"]["mlplab"])
+    meta = json.loads(json.loads(blob[8 : 8 + n])["__metadata__"]["mlplab"])
     tensors = st_load(blob)
-    edits = (("max_iter", -1, r"^info\.estimator\.params: max_iter"),
-             ("bogus", 1, r"^info\.estimator\.params: must name"),
-             ("activation", {"x": 1}, r"^info\.estimator\.params\."))
+    edits = (
+        ("max_iter", -1, r"^info\.estimator\.params: max_iter"),
+        ("bogus", 1, r"^info\.estimator\.params: must name"),
+        ("activation", {"x": 1}, r"^info\.estimator\.params\."),
+    )
     for key, value, pattern in edits:
         edited = json.loads(json.dumps(meta))
         edited["info"]["estimator"]["params"][key] = value

@@ -47,8 +47,14 @@ def test_roundtrip_every_optimizer_and_schedule(tmp_path, name):
     result = train(case, 3)
     config, _, _ = data(case)
     checkpoint = Checkpoint(
-        config, case.loss, result.params, seeds=case.seeds, optimizer=case.optimizer,
-        state=result.state, history=result.history, classes=(0.0, 1.0),
+        config,
+        case.loss,
+        result.params,
+        seeds=case.seeds,
+        optimizer=case.optimizer,
+        state=result.state,
+        history=result.history,
+        classes=(0.0, 1.0),
         info={"note": "é", "batch_size": case.batch_size},
     )
     loaded = _roundtrip(tmp_path, checkpoint)
@@ -59,13 +65,19 @@ def test_roundtrip_every_optimizer_and_schedule(tmp_path, name):
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("seeds", [(3,), (0, 1, 2)])
 def test_roundtrip_every_activation_dtype_and_k(tmp_path, activation, dtype, seeds):
-    config = MLPConfig((2, 3, 2), activation=activation, output_activation=activation,
-                       dtype=dtype, init="uniform:-1,1")
+    config = MLPConfig(
+        (2, 3, 2),
+        activation=activation,
+        output_activation=activation,
+        dtype=dtype,
+        init="uniform:-1,1",
+    )
     params = init_params(config, seeds)
     loaded = _roundtrip(tmp_path, Checkpoint(config, "sse", params, seeds=seeds))
     x = np.linspace(-1, 1, 10, dtype=config.np_dtype).reshape(5, 2)
-    np.testing.assert_array_equal(predict_raw(loaded.params, config, x),
-                                  predict_raw(params, config, x))
+    np.testing.assert_array_equal(
+        predict_raw(loaded.params, config, x), predict_raw(params, config, x)
+    )
 
 
 @pytest.mark.parametrize("loss", sorted(LOSSES))
@@ -82,23 +94,32 @@ def test_roundtrip_callbacks_scaler_and_labels(tmp_path):
     run = train(case, 4)
     config, x, _ = data(case)
     checkpoint = Checkpoint(
-        config, case.loss, run.params, optimizer=run.result.optimizer,
-        state=run.state, history=run.history, callbacks=tuple(run.callbacks),
-        scaler=Scaling(x.mean(axis=0), x.std(axis=0)), classes=("cat", "dog"),
+        config,
+        case.loss,
+        run.params,
+        optimizer=run.result.optimizer,
+        state=run.state,
+        history=run.history,
+        callbacks=tuple(run.callbacks),
+        scaler=Scaling(x.mean(axis=0), x.std(axis=0)),
+        classes=("cat", "dog"),
     )
     assert run.callbacks[1].n_reductions.sum() > 0  # the rate was reduced
     assert checkpoint.optimizer != case.optimizer
     loaded = _roundtrip(tmp_path, checkpoint)
     assert loaded.optimizer == run.result.optimizer
-    np.testing.assert_array_equal(loaded.scaler.transform(x),
-                                  (x - x.mean(axis=0)) / x.std(axis=0))
+    np.testing.assert_array_equal(
+        loaded.scaler.transform(x), (x - x.mean(axis=0)) / x.std(axis=0)
+    )
 
 
 def test_fresh_callbacks_roundtrip(tmp_path):
     config = MLPConfig((2, 3))
     callbacks = (EarlyStopping(patience=4, min_delta=0.5), ReduceLROnPlateau())
-    _roundtrip(tmp_path, Checkpoint(config, "mse", init_params(config, [0]),
-                                    callbacks=callbacks))
+    _roundtrip(
+        tmp_path,
+        Checkpoint(config, "mse", init_params(config, [0]), callbacks=callbacks),
+    )
 
 
 def test_the_file_uses_the_documented_names(tmp_path):
@@ -110,10 +131,17 @@ def test_the_file_uses_the_documented_names(tmp_path):
         names = set(f.keys())
         meta = json.loads(f.metadata()["mlplab"])
     assert names == {
-        "layers.0.weight", "layers.0.bias", "layers.1.weight", "layers.1.bias",
-        "optimizer.velocity.0.weight", "optimizer.velocity.0.bias",
-        "optimizer.velocity.1.weight", "optimizer.velocity.1.bias",
-        "training.active", "history.loss", "history.diverged_epoch",
+        "layers.0.weight",
+        "layers.0.bias",
+        "layers.1.weight",
+        "layers.1.bias",
+        "optimizer.velocity.0.weight",
+        "optimizer.velocity.0.bias",
+        "optimizer.velocity.1.weight",
+        "optimizer.velocity.1.bias",
+        "training.active",
+        "history.loss",
+        "history.diverged_epoch",
     }
     assert meta["format_version"] == FORMAT_VERSION
     assert meta["optimizer"]["config"]["name"] == "sgd"
@@ -133,7 +161,7 @@ def _rewrite(path, edit) -> None:
 
     blob = path.read_bytes()
     n = int.from_bytes(blob[:8], "little")
-    meta = json.loads(json.loads(blob[8:8 + n])["__metadata__"]["mlplab"])
+    meta = json.loads(json.loads(blob[8 : 8 + n])["__metadata__"]["mlplab"])
     tensors = st_load(blob)
     edit(meta, tensors)
     meta["digest"] = digest(meta, tensors)
@@ -147,8 +175,15 @@ def test_version_1_file_is_migrated(tmp_path):
     save(path, config, loss="sse", params=params, seeds=[4])
 
     def to_v1(meta, tensors):
-        for key in ("optimizer", "training", "history", "callbacks", "scaler",
-                    "classes", "info"):
+        for key in (
+            "optimizer",
+            "training",
+            "history",
+            "callbacks",
+            "scaler",
+            "classes",
+            "info",
+        ):
             del meta[key]
         meta["format_version"] = 1
 
@@ -162,8 +197,9 @@ def test_version_1_file_is_migrated(tmp_path):
 
 def test_newer_version_is_refused_naming_both(tmp_path):
     config = MLPConfig((3, 1))
-    path = save(tmp_path / "m.safetensors", config, loss="sse",
-                params=init_params(config, [0]))
+    path = save(
+        tmp_path / "m.safetensors", config, loss="sse", params=init_params(config, [0])
+    )
     _rewrite(path, lambda meta, t: meta.update(format_version=FORMAT_VERSION + 1))
     newer = FORMAT_VERSION + 1
     pattern = rf"format_version: .*version {newer}.*up to {FORMAT_VERSION}"
@@ -173,8 +209,9 @@ def test_newer_version_is_refused_naming_both(tmp_path):
 
 def test_digest_catches_a_changed_weight(tmp_path):
     config = MLPConfig((3, 1))
-    path = save(tmp_path / "m.safetensors", config, loss="sse",
-                params=init_params(config, [0]))
+    path = save(
+        tmp_path / "m.safetensors", config, loss="sse", params=init_params(config, [0])
+    )
     blob = bytearray(path.read_bytes())
     blob[-1] ^= 0x01
     path.write_bytes(bytes(blob))
@@ -184,8 +221,9 @@ def test_digest_catches_a_changed_weight(tmp_path):
 
 def test_oversized_metadata_is_refused(tmp_path):
     config = MLPConfig((3, 1))
-    path = save(tmp_path / "m.safetensors", config, loss="sse",
-                params=init_params(config, [0]))
+    path = save(
+        tmp_path / "m.safetensors", config, loss="sse", params=init_params(config, [0])
+    )
     big = "x" * (serialization.MAX_METADATA_BYTES + 1)
     with pytest.raises(ValueError, match=r"^metadata must be at most"):
         save(path, config, loss="sse", params=init_params(config, [0]), info={"a": big})
@@ -216,8 +254,9 @@ def test_missing_file_is_a_value_error(tmp_path):
 @pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
 def test_interrupted_save_leaves_the_old_file_loadable(tmp_path, monkeypatch, failure):
     config = MLPConfig((3, 4, 1))
-    path = save(tmp_path / "m.safetensors", config, loss="sse",
-                params=init_params(config, [0]))
+    path = save(
+        tmp_path / "m.safetensors", config, loss="sse", params=init_params(config, [0])
+    )
     old = path.read_bytes()
 
     def half_then_fail(f, data):
@@ -238,7 +277,15 @@ def test_resume_with_checkpoint_state_equals_fit_history_continuation():
     config, x, y = data(case)
     opt = SGD(learning_rate=0.1)
     first = fit(config, x, y, loss="mse", optimizer=opt, n_epochs=2)
-    rest = fit(config, x, y, loss="mse", optimizer=opt, n_epochs=3, state=first.state,
-               history=first.history)
+    rest = fit(
+        config,
+        x,
+        y,
+        loss="mse",
+        optimizer=opt,
+        n_epochs=3,
+        state=first.state,
+        history=first.history,
+    )
     assert rest.history.n_epochs == 5
     np.testing.assert_array_equal(rest.history.loss[:2], first.history.loss)

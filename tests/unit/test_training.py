@@ -145,15 +145,28 @@ def test_minibatch_sse_epoch_loss_sums_the_batches(rng):
     assert result.history.loss[0, 0] == pytest.approx(full, rel=1e-12)
 
 
-@pytest.mark.parametrize("loss", ["sse", "mse", "binary_cross_entropy", "cross_entropy"])
+@pytest.mark.parametrize(
+    "loss", ["sse", "mse", "binary_cross_entropy", "cross_entropy"]
+)
 @pytest.mark.parametrize("batch_size", [None, 2])
 def test_float32_training_stays_float32(loss, batch_size, xor):
     x, y = xor
     targets = np.eye(2)[y.astype(int)]
-    config = MLPConfig((3, 4, 2), "tanh", "sigmoid" if loss in ("sse", "mse") else "identity",
-                       dtype="float32")
-    result = fit(config, x, targets, loss=loss, optimizer=SGD(learning_rate=0.1, momentum=0.9),
-                 n_epochs=3, batch_size=batch_size)
+    config = MLPConfig(
+        (3, 4, 2),
+        "tanh",
+        "sigmoid" if loss in ("sse", "mse") else "identity",
+        dtype="float32",
+    )
+    result = fit(
+        config,
+        x,
+        targets,
+        loss=loss,
+        optimizer=SGD(learning_rate=0.1, momentum=0.9),
+        n_epochs=3,
+        batch_size=batch_size,
+    )
     assert {a.dtype for a in param_arrays(result.params)} == {np.dtype(np.float32)}
     assert {v.dtype for v in result.state.opt_state.velocity} == {np.dtype(np.float32)}
     assert result.history.loss.dtype == np.float32
