@@ -158,6 +158,60 @@ class SGD:
             velocities.append(v)
         return tuple(updates), SGDState(state.step + 1, tuple(velocities))
 
+    def update_into(
+        self, grads: Sequence[Array], state: SGDState, params: Sequence[Array],
+        out_params: Sequence[Array], out_state: SGDState,
+    ) -> SGDState:
+        """``update`` and ``apply_updates`` fused, written into buffers.
+
+        Writes ``apply_updates(params, self.update(grads, state, params)[0])``
+        into ``out_params`` and the new velocities into ``out_state.velocity``
+        (arrays shaped like ``params``, none of them an input) and returns the
+        new state around them; ``grads`` are overwritten (used as scratch).
+        The classical and lr-inside rules without weight decay take four
+        in-place passes per array and give the same bits as ``update``; other
+        settings call ``update`` and copy. ``fit`` runs on this.
+        """
+        fused = self.momentum_style in ("classical", "lr-inside") and np.all(
+            np.asarray(self.weight_decay) == 0
+        )
+        if not fused:
+            updates, new = self.update(grads, state, params)
+            for p, u, out in zip(params, updates, out_params, strict=True):
+                np.add(p, u, out=out)
+            for v, out in zip(new.velocity, out_state.velocity, strict=True):
+                np.copyto(out, v)
+            return SGDState(new.step, out_state.velocity)
+        lr = learning_rate_at(self.learning_rate, state.step)
+        for g, v, p, new_v, new_p in zip(
+            grads, state.velocity, params, out_state.velocity, out_params, strict=True
+        ):
+            self._one_into(g, v, p, new_v, new_p, per_member(lr, g))
+        return SGDState(state.step + 1, out_state.velocity)
+
+    def _one_into(self, g: Array, v: Array, p: Array, new_v: Array, new_p: Array,
+                  a: Array) -> None:
+        """``_one`` and the add in place, for the classical and lr-inside rules."""
+        mu = per_member(self.momentum, g)
+        np.multiply(v, mu, out=new_v)
+        if self.momentum_style == "classical":  # v <- mu v + g; w <- w - a v
+            new_v += g
+            direction = new_v
+            if self.nesterov:  # w <- w - a (g + mu v)
+                direction = np.multiply(new_v, mu, out=new_p)
+                direction += g
+            np.multiply(direction, a, out=g)
+            np.subtract(p, g, out=new_p)
+        else:  # lr-inside: v <- mu v - a g; w <- w + v
+            g *= a
+            new_v -= g
+            if self.nesterov:  # w <- w + mu v - a g
+                np.multiply(new_v, mu, out=new_p)
+                new_p -= g
+                new_p += p
+            else:
+                np.add(p, new_v, out=new_p)
+
     def _one(self, g: Array, v: Array, lr: Any, t: int) -> tuple[Array, Array]:
         """The rule for one array: return ``(update, new velocity)``."""
         a = per_member(lr, g)

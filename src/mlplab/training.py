@@ -21,8 +21,8 @@ from ._types import Array, BoolArray
 from ._validation import lookup
 from .initializers import member_rngs
 from .losses import LOSSES, check_target
-from .network import MLPConfig, Params, backward, forward, init_params, param_arrays, with_arrays
-from .optimizers import apply_updates
+from .network import MLPConfig, Params, init_params, param_arrays
+from .workspace import Workspace
 
 __all__ = ["DivergenceWarning", "EpochView", "FitResult", "History", "TrainState", "fit", "prepare_targets"]
 
@@ -191,14 +191,17 @@ def _run_epochs(
     history: History, n_epochs: int, callbacks: Sequence[Callable[[EpochView], Any]],
 ) -> TrainState:
     """The epoch loop: train, advance the epoch, let callbacks stop members."""
+    # Steps run on preallocated buffers (workspace.py); between epochs the
+    # state holds copies, so callbacks may keep or replace them freely.
+    ws = Workspace(config, loss_fn, optimizer, len(state.active))
     for row in range(n_epochs):
+        ws.load(state.params, state.opt_state)
         if full_batch:
-            state = _step(state, config, loss_fn, optimizer, x, y, history, row)
+            state = _step(state, ws, x, y, history, row)
         else:
-            state = _minibatch_epoch(
-                state, config, loss_fn, optimizer, x, y, batch_size, shuffle, history, row  # type: ignore[arg-type]
-            )
-        state = state._replace(epoch=state.epoch + 1)
+            state = _minibatch_epoch(state, ws, x, y, batch_size, shuffle, history, row)  # type: ignore[arg-type]
+        params, opt_state = ws.export()
+        state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + 1)
         view = EpochView(state.epoch, n_epochs, history, state.active)
         for callback in callbacks:
             stop = callback(view)
@@ -242,76 +245,52 @@ def _initial_state(
 
 
 def _minibatch_epoch(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, batch_size: int, shuffle: bool, history: History, row: int,
+    state: TrainState, ws: Workspace, x: Array, y: Array, batch_size: int,
+    shuffle: bool, history: History, row: int,
 ) -> TrainState:
     """One pass over shuffled mini-batches; records the epoch's combined loss."""
     n_samples = x.shape[-2]
-    if shuffle:
-        # One permutation per member per epoch, applied once (a single copy).
-        order = np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
-        x_epoch, y_epoch = _take_rows(x, order), _take_rows(y, order)
-    else:
-        x_epoch, y_epoch = x, y
+    # One permutation per member per epoch; each batch's rows are gathered
+    # from it straight into a buffer (no shuffled copy of the data).
+    order = (np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
+             if shuffle else None)
     total = np.zeros(len(state.active), x.dtype)
+    sse = ws.loss_fn.name == "sse"
     for start in range(0, n_samples, batch_size):
-        xb = x_epoch[..., start:start + batch_size, :]
-        yb = y_epoch[..., start:start + batch_size, :]
-        state, batch_loss = _update(state, config, loss_fn, optimizer, xb, yb, history, row)
-        weight = 1.0 if loss_fn.name == "sse" else xb.shape[-2] / n_samples
-        total += weight * batch_loss
+        stop = min(start + batch_size, n_samples)
+        buf = ws.buffers(stop - start, order is not None, x, y)
+        if order is None:
+            xb, yb = x[..., start:stop, :], y[..., start:stop, :]
+        else:
+            xb = ws.gather(x, order[:, start:stop], buf.x)  # type: ignore[arg-type]
+            yb = ws.gather(y, order[:, start:stop], buf.y)  # type: ignore[arg-type]
+        state, batch_loss = _update(state, ws, xb, yb, buf, history)
+        total += batch_loss if sse else ((stop - start) / n_samples) * batch_loss
     history.metrics["loss"][row] = total
     return state
 
 
-def _take_rows(a: Array, order: Array) -> Array:
-    """Rows of ``a`` in each member's order: ``(K, n, d)`` from shared or per-member ``a``."""
-    if a.ndim == 2:
-        return a[order] if len(order) > 1 else a[order[0]][None]
-    return np.take_along_axis(a, order[:, :, None], axis=1)
-
-
 def _step(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, history: History, row: int,
+    state: TrainState, ws: Workspace, x: Array, y: Array, history: History, row: int,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
-    state, batch_loss = _update(state, config, loss_fn, optimizer, x, y, history, row)
+    buf = ws.buffers(x.shape[-2], False, x, y)
+    state, batch_loss = _update(state, ws, x, y, buf, history)
     history.metrics["loss"][row] = batch_loss
     return state
 
 
 def _update(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, history: History, row: int,
+    state: TrainState, ws: Workspace, x: Array, y: Array, buf: Any, history: History,
 ) -> tuple[TrainState, Array]:
-    """Forward, loss, backward and one optimizer update for every active member."""
-    out, caches = forward(state.params, config, x)
-    batch_loss = loss_fn.value(out, y)
-    grads = backward(state.params, config, caches, loss_fn.grad(out, y))
-    arrays = param_arrays(state.params)
-    updates, opt_state = optimizer.update(param_arrays(grads), state.opt_state, arrays)
-    new_arrays = apply_updates(arrays, updates)
-    ok = np.isfinite(batch_loss)
-    for a in new_arrays:
-        ok &= np.isfinite(a.reshape(a.shape[0], -1).sum(axis=1))
+    """Forward, loss, backward and one optimizer update for every active member.
+
+    A member whose loss or new weights are not finite stops (``ws.step`` has
+    kept its last finite weights) and its epoch goes to ``diverged_epoch``.
+    """
+    batch_loss, ok = ws.step(x, y, buf, state.active)
     active = state.active
     if not np.all(ok[active]):
-        newly = active & ~ok
-        history.diverged_epoch[newly] = state.epoch
-        active = active & ok
-    if not active.all():
-        new_arrays = _select(active, new_arrays, arrays)
-        opt_state = _select(active, opt_state, state.opt_state)
-    params = with_arrays(state.params, new_arrays)
-    return state._replace(params=params, opt_state=opt_state, active=active), batch_loss
-
-
-def _select(mask: BoolArray, new: Any, old: Any) -> Any:
-    """Per member, ``new`` where ``mask`` else ``old``, through tuples of arrays."""
-    if isinstance(new, np.ndarray) and new.ndim >= 1 and new.shape[0] == mask.shape[0]:
-        return np.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-    if isinstance(new, tuple):
-        items = [_select(mask, n, o) for n, o in zip(new, old, strict=True)]
-        return type(new)(*items) if hasattr(new, "_fields") else tuple(items)
-    return new
+        history.diverged_epoch[active & ~ok] = state.epoch
+        state = state._replace(active=active & ok)
+    return state, batch_loss
