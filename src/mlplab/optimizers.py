@@ -158,41 +158,49 @@ class SGD:
             velocities.append(v)
         return tuple(updates), SGDState(state.step + 1, tuple(velocities))
 
+    @property
+    def elementwise(self) -> bool:
+        """True when every entry follows the same rule (``update_into`` applies).
+
+        That is the classical and lr-inside styles without weight decay: the
+        step of an entry then depends on nothing but its own gradient,
+        velocity and member, so the parameters may be updated as one array.
+        """
+        return self.momentum_style in ("classical", "lr-inside") and bool(
+            np.all(np.asarray(self.weight_decay) == 0)
+        )
+
     def update_into(
-        self, grads: Sequence[Array], state: SGDState, params: Sequence[Array],
-        out_params: Sequence[Array], out_state: SGDState,
-    ) -> SGDState:
+        self, grads: Sequence[Array], step: int, params: Sequence[Array],
+        velocity: Sequence[Array], out_params: Sequence[Array],
+        out_velocity: Sequence[Array],
+    ) -> None:
         """``update`` and ``apply_updates`` fused, written into buffers.
 
-        Writes ``apply_updates(params, self.update(grads, state, params)[0])``
-        into ``out_params`` and the new velocities into ``out_state.velocity``
-        (arrays shaped like ``params``, none of them an input) and returns the
-        new state around them; ``grads`` are overwritten (used as scratch).
-        The classical and lr-inside rules without weight decay take four
-        in-place passes per array and give the same bits as ``update``; other
-        settings call ``update`` and copy. ``fit`` runs on this.
+        For an ``elementwise`` SGD at step ``step`` with velocities
+        ``velocity``: writes ``apply_updates(params, updates)`` into
+        ``out_params`` and the new velocities into ``out_velocity`` (arrays
+        shaped like ``params``, none of them an input), with the same bits as
+        ``update``, in four in-place passes per array and no temporaries.
+        ``grads`` are overwritten (used as scratch). ``fit`` runs on this.
         """
-        fused = self.momentum_style in ("classical", "lr-inside") and np.all(
-            np.asarray(self.weight_decay) == 0
-        )
-        if not fused:
-            updates, new = self.update(grads, state, params)
-            for p, u, out in zip(params, updates, out_params, strict=True):
-                np.add(p, u, out=out)
-            for v, out in zip(new.velocity, out_state.velocity, strict=True):
-                np.copyto(out, v)
-            return SGDState(new.step, out_state.velocity)
-        lr = learning_rate_at(self.learning_rate, state.step)
+        if not self.elementwise:
+            raise ValueError(
+                "update_into needs an elementwise SGD (classical or lr-inside, "
+                f"no weight decay); got {self!r}"
+            )
+        lr = learning_rate_at(self.learning_rate, step)
+        rates: dict[int, tuple[Array, Array]] = {}  # per ndim: (a, mu) broadcastable
         for g, v, p, new_v, new_p in zip(
-            grads, state.velocity, params, out_state.velocity, out_params, strict=True
+            grads, velocity, params, out_velocity, out_params, strict=True
         ):
-            self._one_into(g, v, p, new_v, new_p, per_member(lr, g))
-        return SGDState(state.step + 1, out_state.velocity)
+            if g.ndim not in rates:
+                rates[g.ndim] = (per_member(lr, g), per_member(self.momentum, g))
+            self._one_into(g, v, p, new_v, new_p, *rates[g.ndim])
 
     def _one_into(self, g: Array, v: Array, p: Array, new_v: Array, new_p: Array,
-                  a: Array) -> None:
-        """``_one`` and the add in place, for the classical and lr-inside rules."""
-        mu = per_member(self.momentum, g)
+                  a: Array, mu: Array) -> None:
+        """Apply ``_one`` and the add in place (classical and lr-inside rules)."""
         np.multiply(v, mu, out=new_v)
         if self.momentum_style == "classical":  # v <- mu v + g; w <- w - a v
             new_v += g

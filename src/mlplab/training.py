@@ -168,9 +168,10 @@ def fit(  # noqa: PLR0913
         {"loss": np.full((n_epochs, n_members), np.nan, dtype)},
         np.full(n_members, -1, np.int64),
     )
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
+        # (Underflow in the softmax's exp is 0 by design, as in ``softmax``.)
         state = _run_epochs(state, config, loss_fn, optimizer, x, y, batch_size,
                             shuffle, full_batch, history, n_epochs, callbacks)
     diverged = np.flatnonzero(history.diverged_epoch >= 0)
@@ -258,7 +259,7 @@ def _minibatch_epoch(
     sse = ws.loss_fn.name == "sse"
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
-        buf = ws.buffers(stop - start, order is not None, x, y)
+        buf = ws.buffers(stop - start, x, y, gathered=order is not None)
         if order is None:
             xb, yb = x[..., start:stop, :], y[..., start:stop, :]
         else:
@@ -274,7 +275,7 @@ def _step(
     state: TrainState, ws: Workspace, x: Array, y: Array, history: History, row: int,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
-    buf = ws.buffers(x.shape[-2], False, x, y)
+    buf = ws.buffers(x.shape[-2], x, y, gathered=False)
     state, batch_loss = _update(state, ws, x, y, buf, history)
     history.metrics["loss"][row] = batch_loss
     return state
@@ -289,8 +290,8 @@ def _update(
     kept its last finite weights) and its epoch goes to ``diverged_epoch``.
     """
     batch_loss, ok = ws.step(x, y, buf, state.active)
-    active = state.active
-    if not np.all(ok[active]):
-        history.diverged_epoch[active & ~ok] = state.epoch
-        state = state._replace(active=active & ok)
+    if not ok.all():
+        diverged = state.active & ~ok
+        history.diverged_epoch[diverged] = state.epoch
+        state = state._replace(active=state.active & ok)
     return state, batch_loss
