@@ -182,13 +182,9 @@ class SGD:
         ``out_params`` and the new velocities into ``out_velocity`` (arrays
         shaped like ``params``, none of them an input), with the same bits as
         ``update``, in four in-place passes per array and no temporaries.
-        ``grads`` are overwritten (used as scratch). ``fit`` runs on this.
+        ``grads`` are overwritten (used as scratch). ``fit`` runs on this
+        (the caller checks ``elementwise`` once; it is not checked per step).
         """
-        if not self.elementwise:
-            raise ValueError(
-                "update_into needs an elementwise SGD (classical or lr-inside, "
-                f"no weight decay); got {self!r}"
-            )
         lr = learning_rate_at(self.learning_rate, step)
         rates: dict[int, tuple[Array, Array]] = {}  # per ndim: (a, mu) broadcastable
         for g, v, p, new_v, new_p in zip(

@@ -132,6 +132,7 @@ class Workspace:
         self.flat = [np.empty(shape, dtype) for _ in range(2)]  # current, spare
         self.views = [_split(flat, params) for flat in self.flat]
         self.grad_flat = np.empty(shape, dtype)
+        self.ones, self.sums = np.ones(shape[1], dtype), np.empty(shape[0], dtype)
         grads = _split(self.grad_flat, params)
         self.grads = param_arrays(grads)
         self.grad_w = [g.w for g in grads]
@@ -202,8 +203,9 @@ class Workspace:
         self._backward(x, acts, buf)
         state = self._update()
         ok = np.isfinite(loss)
-        # A member's sum over its new parameters is not finite when one is not.
-        ok &= np.isfinite(_sum(self.flat[1], axis=1))
+        # A member's sum of its new parameters is not finite when one is not;
+        # a product with ones (BLAS) sums twice as fast as np.sum.
+        ok &= np.isfinite(np.matmul(self.flat[1], self.ones, out=self.sums))
         if not (ok.all() and active.all()):
             keep = ~(active & ok)
             self.flat[1][keep] = self.flat[0][keep]
