@@ -25,6 +25,7 @@ average go into the results. Full runs write ``benchmarks/results.json`` and
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import itertools
 import json
@@ -522,8 +523,12 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def run_suite(settings: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_suite(
+    settings: Settings, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
     """Run every benchmark of ``settings``; return the results document."""
+    if log is None:
+        log = functools.partial(print, flush=True)
     info = machine_info()
     log(f"threadpools: {json.dumps(info['threadpools'])}")
     log(
