@@ -14,7 +14,10 @@ from hypothesis import HealthCheck, settings
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 settings.register_profile(
-    "ci", derandomize=True, deadline=None, max_examples=50,
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=50,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", deadline=None, max_examples=30)
@@ -37,6 +40,11 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300):
     """Run ``python -m mlplab ARGS`` in a fresh process against this checkout."""
     env = dict(os.environ, PYTHONPATH=str(SRC), COLUMNS="120")
     return subprocess.run(
-        [sys.executable, "-m", "mlplab", *args], capture_output=True, text=True,
-        cwd=cwd, env=env, timeout=timeout, check=False,
+        [sys.executable, "-m", "mlplab", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
     )

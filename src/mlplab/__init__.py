@@ -33,18 +33,80 @@ _EXPORTS = {
     "SGD": "optimizers",
     "SGDState": "optimizers",
     "apply_updates": "optimizers",
+    "OPTIMIZERS": "optimizers",
+    "Adagrad": "optimizers",
+    "AdagradState": "optimizers",
+    "Adam": "optimizers",
+    "AdamState": "optimizers",
+    "AdamW": "optimizers",
+    "RMSprop": "optimizers",
+    "RMSpropState": "optimizers",
+    "SCHEDULES": "schedules",
+    "Constant": "schedules",
+    "CosineAnnealing": "schedules",
+    "ExponentialDecay": "schedules",
+    "InverseScaling": "schedules",
+    "MultiStepDecay": "schedules",
+    "StepDecay": "schedules",
+    "parse_schedule": "schedules",
+    "TRANSFORMS": "transforms",
+    "Chain": "transforms",
+    "ChainState": "transforms",
+    "ClipByGlobalNorm": "transforms",
+    "ClipByValue": "transforms",
+    "EmptyState": "transforms",
+    "chain": "transforms",
+    "clip_by_global_norm": "transforms",
+    "clip_by_value": "transforms",
+    "optimizer_config": "transforms",
+    "optimizer_from_config": "transforms",
+    "learning_rate_of": "transforms",
+    "with_learning_rate": "transforms",
     "DivergenceWarning": "training",
     "EpochView": "training",
     "FitResult": "training",
     "History": "training",
     "TrainState": "training",
     "fit": "training",
+    "Decision": "training",
+    "accuracy": "training",
+    "learning_rate_of": "training",
+    "with_learning_rate": "training",
+    "EarlyStopping": "callbacks",
+    "ReduceLROnPlateau": "callbacks",
     "GradCheckRow": "gradcheck",
     "gradient_check": "gradcheck",
+    # diagnosis (issue 8)
+    "ArrayCheck": "gradcheck",
+    "GradientReport": "gradcheck",
+    "check_gradients": "gradcheck",
+    "Equivalent": "stability",
+    "RateReport": "stability",
+    "effective_rates": "stability",
+    "largest_eigenvalue": "stability",
+    "stability_bound": "stability",
+    "Diagnosis": "diagnosis",
+    "Finding": "diagnosis",
+    "FixResult": "diagnosis",
+    "diagnose": "diagnosis",
+    "layer_health": "diagnosis",
+    "LRFindResult": "lr_find",
+    "lr_find": "lr_find",
     "xor_data": "datasets",
     "load_csv": "datasets",
+    "DATASETS": "datasets",
+    "Dataset": "datasets",
+    "encode_targets": "datasets",
+    "load_dataset": "datasets",
+    "quadrant_xor": "datasets",
+    "split_data": "datasets",
+    "standardize": "datasets",
     "OriginalSetup": "presets",
     "original_setup": "presets",
+    "DATASET_RECIPES": "presets",
+    "DatasetRecipe": "presets",
+    "dataset_recipe": "presets",
+    "plot_training": "plots",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -65,8 +127,29 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .activations import ACTIVATIONS, sigmoid, softmax
-    from .datasets import load_csv, xor_data
+    from .callbacks import EarlyStopping, ReduceLROnPlateau
+    from .datasets import (
+        DATASETS,
+        Dataset,
+        encode_targets,
+        load_csv,
+        load_dataset,
+        quadrant_xor,
+        split_data,
+        standardize,
+        xor_data,
+    )
     from .gradcheck import GradCheckRow, gradient_check
+    from .gradcheck import ArrayCheck, GradientReport, check_gradients  # issue 8
+    from .diagnosis import Diagnosis, Finding, FixResult, diagnose, layer_health  # issue 8
+    from .lr_find import LRFindResult, lr_find  # issue 8
+    from .stability import (  # issue 8
+        Equivalent,
+        RateReport,
+        effective_rates,
+        largest_eigenvalue,
+        stability_bound,
+    )
     from .initializers import member_rngs, parse_init
     from .losses import LOSSES
     from .network import (
@@ -80,13 +163,62 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         predict_raw,
         with_arrays,
     )
-    from .optimizers import MOMENTUM_STYLES, SGD, SGDState, apply_updates
-    from .presets import OriginalSetup, original_setup
+    from .optimizers import (
+        MOMENTUM_STYLES,
+        OPTIMIZERS,
+        SGD,
+        Adagrad,
+        AdagradState,
+        Adam,
+        AdamState,
+        AdamW,
+        RMSprop,
+        RMSpropState,
+        SGDState,
+        apply_updates,
+    )
+    from .plots import plot_training
+    from .presets import (
+        DATASET_RECIPES,
+        DatasetRecipe,
+        OriginalSetup,
+        dataset_recipe,
+        original_setup,
+    )
+    from .schedules import (
+        SCHEDULES,
+        Constant,
+        CosineAnnealing,
+        ExponentialDecay,
+        InverseScaling,
+        MultiStepDecay,
+        StepDecay,
+        parse_schedule,
+    )
     from .training import (
+        Decision,
         DivergenceWarning,
         EpochView,
         FitResult,
         History,
         TrainState,
+        accuracy,
         fit,
+        learning_rate_of,
+        with_learning_rate,
+    )
+    from .transforms import (
+        TRANSFORMS,
+        Chain,
+        ChainState,
+        ClipByGlobalNorm,
+        ClipByValue,
+        EmptyState,
+        chain,
+        clip_by_global_norm,
+        clip_by_value,
+        learning_rate_of,
+        optimizer_config,
+        optimizer_from_config,
+        with_learning_rate,
     )

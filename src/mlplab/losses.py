@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 
 from ._types import Array
@@ -95,11 +97,11 @@ class MeanSquaredError:
     def value(self, y_pred: Array, y_true: Array) -> Array:
         """Return the mean squared error of each member, shape ``(K,)``."""
         diff = y_pred - y_true
-        return _sum_per_member(diff * diff) / np.prod(y_pred.shape[1:])
+        return _sum_per_member(diff * diff) / math.prod(y_pred.shape[1:])
 
     def grad(self, y_pred: Array, y_true: Array) -> Array:
         """Return ``2 (y_pred - y_true) / (n_samples * n_outputs)``."""
-        return (2.0 / np.prod(y_pred.shape[1:])) * (y_pred - y_true)
+        return (2.0 / math.prod(y_pred.shape[1:])) * (y_pred - y_true)
 
     def link(self, y_pred: Array) -> Array:
         """Return ``y_pred`` unchanged (the output layer's activation applies)."""
@@ -123,11 +125,11 @@ class BinaryCrossEntropy:
     def value(self, y_pred: Array, y_true: Array) -> Array:
         """Return the mean binary cross-entropy of each member, shape ``(K,)``."""
         per_entry = np.logaddexp(0.0, y_pred) - y_true * y_pred
-        return _sum_per_member(per_entry) / np.prod(y_pred.shape[1:])
+        return _sum_per_member(per_entry) / math.prod(y_pred.shape[1:])
 
     def grad(self, y_pred: Array, y_true: Array) -> Array:
         """Return ``(sigmoid(z) - y) / (n_samples * n_outputs)``."""
-        return (sigmoid(y_pred) - y_true) / np.prod(y_pred.shape[1:])
+        return (sigmoid(y_pred) - y_true) / math.prod(y_pred.shape[1:])
 
     def link(self, y_pred: Array) -> Array:
         """Return the probabilities ``sigmoid(z)``."""

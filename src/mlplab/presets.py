@@ -13,14 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ._types import Array
 from .datasets import xor_data
 from .network import MLPConfig
 from .optimizers import SGD
 
-__all__ = ["OriginalSetup", "original_setup"]
+__all__ = [
+    "DATASET_RECIPES",
+    "DatasetRecipe",
+    "OriginalSetup",
+    "dataset_recipe",
+    "original_setup",
+]
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,62 @@ def original_setup(fixed: bool = True) -> OriginalSetup:
     )
     optimizer = SGD(learning_rate=0.5, momentum=0.5, momentum_style="ema")
     return OriginalSetup(config, optimizer)
+
+
+# ---------------------------------------------------------------- data set recipes
+# (the defaults of ``mlplab train --dataset NAME`` and ``--data FILE.csv``)
+
+
+@dataclass(frozen=True)
+class DatasetRecipe:
+    """Training defaults for a data set; every field is a command-line default.
+
+    The output layer and loss follow from the task (identity output with
+    ``cross_entropy``, ``binary_cross_entropy`` or ``mse``), not from here.
+    """
+
+    hidden: tuple[int, ...] = (32,)
+    activation: str = "relu"
+    init: str = "he_uniform"
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    n_epochs: int = 200
+    batch_size: int | None = 32
+    validation_split: float = 0.1
+    early_stopping: bool = False
+    patience: int = 20
+
+
+_SMOOTH_2D = DatasetRecipe(hidden=(16,), activation="tanh", init="glorot_uniform",
+                           learning_rate=1e-2, n_epochs=300)
+
+DATASET_RECIPES: dict[str, DatasetRecipe] = {
+    # 97.5% test accuracy for seed 0 (97.2% with early stopping on).
+    "digits": DatasetRecipe(hidden=(64,), n_epochs=100),
+    # 96.5% test accuracy for seed 0.
+    "breast_cancer": DatasetRecipe(hidden=(16,), activation="tanh",
+                                   init="glorot_uniform", n_epochs=100),
+    "iris": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
+    "wine": DatasetRecipe(hidden=(16,), learning_rate=1e-2, batch_size=16),
+    "diabetes": DatasetRecipe(hidden=(8,), learning_rate=1e-3, n_epochs=500,
+                              early_stopping=True),
+    "moons": _SMOOTH_2D,
+    "circles": _SMOOTH_2D,
+    "quadrant_xor": _SMOOTH_2D,
+    "xor": DatasetRecipe(hidden=(4,), activation="tanh", init="glorot_uniform",
+                         learning_rate=0.05, n_epochs=1000, batch_size=None,
+                         validation_split=0.0),
+}
+
+
+def dataset_recipe(name: str) -> DatasetRecipe:
+    """Return the training defaults for a registered data set (generic otherwise).
+
+    Examples
+    --------
+    >>> dataset_recipe("digits").hidden
+    (64,)
+    >>> dataset_recipe("my.csv") == DatasetRecipe()
+    True
+    """
+    return DATASET_RECIPES.get(name, DatasetRecipe())

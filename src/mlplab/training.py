@@ -5,15 +5,21 @@ its own generator, so member k's run is the run a single network with member
 k's seed would have. A member whose loss or weights turn non-finite stops: it
 keeps its last finite weights, its optimizer state freezes, and the history
 records the epoch (``History.diverged_epoch``); no NaN weight is ever returned.
+
+After each epoch ``fit`` records the validation loss (and accuracy, for the
+classification losses) when given ``validation_data``, then asks each callback
+for a ``Decision``: members to stop (masked, never removed), weights to put in
+place (early stopping restores its best ones) or a new learning rate (applied
+with ``dataclasses.replace``, so the optimizer state is untouched).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-import warnings
 
 import numpy as np
 
@@ -21,10 +27,23 @@ from ._types import Array, BoolArray
 from ._validation import lookup
 from .initializers import member_rngs
 from .losses import LOSSES, check_target
-from .network import MLPConfig, Params, init_params, param_arrays
+from .network import MLPConfig, Params, init_params, param_arrays, predict_raw
+from .schedules import learning_rate_at
 from .workspace import Workspace
 
-__all__ = ["DivergenceWarning", "EpochView", "FitResult", "History", "TrainState", "fit", "prepare_targets"]
+__all__ = [
+    "Decision",
+    "DivergenceWarning",
+    "EpochView",
+    "FitResult",
+    "History",
+    "TrainState",
+    "accuracy",
+    "fit",
+    "learning_rate_of",
+    "prepare_targets",
+    "with_learning_rate",
+]
 
 
 class DivergenceWarning(UserWarning):
@@ -40,6 +59,14 @@ class History:
     mini-batches the epoch's batch losses combined as the loss reduces (summed
     for ``sse``, size-weighted mean otherwise). ``diverged_epoch[k]`` is the
     epoch at which member k's loss or weights turned non-finite, or -1.
+
+    With a classification loss, ``metrics["accuracy"]`` is the training
+    accuracy, combined like the loss. With ``validation_data``,
+    ``metrics["val_loss"]`` (and ``"val_accuracy"``) are measured on the
+    weights after each epoch. ``metrics["learning_rate"]`` is the rate of each
+    member's last step in the epoch, recorded when the rate is a schedule or a
+    callback may change it. When callbacks stop every member the run ends
+    early and the arrays have one row per epoch actually run.
     """
 
     metrics: dict[str, Array] = field(default_factory=dict)
@@ -67,12 +94,42 @@ class TrainState(NamedTuple):
 
 
 class EpochView(NamedTuple):
-    """What a callback sees after an epoch (read-only by convention)."""
+    """What a callback sees after an epoch (read-only by convention).
+
+    ``epoch`` counts every epoch of the run (also across resumed calls);
+    ``row`` is this epoch's row in ``history`` (this call's epochs);
+    ``params`` are the weights after the epoch and ``optimizer`` the one in
+    force; ``last`` is true on the call's final epoch.
+    """
 
     epoch: int
     n_epochs: int
     history: History
     active: BoolArray
+    row: int = -1
+    params: Params | None = None
+    optimizer: Any = None
+    last: bool = False
+
+    def latest(self, metric: str) -> Array:
+        """Return this epoch's ``metric`` for every member, shape ``(K,)``."""
+        return np.asarray(self.history.metrics[metric][self.row])
+
+
+class Decision(NamedTuple):
+    """What a callback asks of the trainer; None leaves a thing as it is.
+
+    ``stop`` is a boolean ``(K,)`` mask of members to stop (masked: zero step,
+    optimizer state frozen). ``params`` are weights to put in place for every
+    member (a callback returns the current ones for members it leaves alone).
+    ``learning_rate`` is the optimizer's new rate, one value or one per member,
+    applied with ``dataclasses.replace``. A callback may also return a bare
+    stop mask or None.
+    """
+
+    stop: BoolArray | None = None
+    params: Params | None = None
+    learning_rate: float | tuple[float, ...] | None = None
 
 
 class FitResult(NamedTuple):
@@ -109,6 +166,7 @@ def fit(  # noqa: PLR0913
     params: Params | None = None,
     state: TrainState | None = None,
     callbacks: Sequence[Callable[[EpochView], Any]] = (),
+    validation_data: tuple[Array, Array] | None = None,
 ) -> FitResult:
     """Train one member per seed for ``n_epochs`` epochs.
 
@@ -137,8 +195,12 @@ def fit(  # noqa: PLR0913
     state : TrainState, optional
         Continue a previous run exactly (weights, optimizer, shuffling).
     callbacks : sequence of callables
-        Called with an ``EpochView`` after each epoch; a boolean ``(K,)``
-        result stops those members (masked, not removed).
+        Called in order with an ``EpochView`` after each epoch; each returns
+        None, a boolean ``(K,)`` stop mask or a ``Decision`` (see
+        ``mlplab.callbacks``). When every member is stopped the run ends.
+    validation_data : (x_val, y_val), optional
+        Held-out rows, shared or per member like ``x`` and ``y``; their loss
+        (and accuracy) after every epoch goes to ``history.metrics``.
 
     Returns
     -------
@@ -151,10 +213,9 @@ def fit(  # noqa: PLR0913
         If shapes do not match the network or an argument is out of range.
     """
     loss_fn = lookup(LOSSES, "loss", loss)
-    dtype = config.np_dtype
-    x = np.asarray(x, dtype=dtype)
-    y = prepare_targets(y, config.n_outputs).astype(dtype, copy=False)
-    _check_data(config, x, y, loss_fn)
+    x, y = _as_arrays(config, x, y, loss_fn)
+    if validation_data is not None:
+        validation_data = _as_arrays(config, *validation_data, loss_fn)
     if n_epochs < 0:
         raise ValueError(f"n_epochs must be >= 0; got {n_epochs}")
     n_samples = x.shape[-2]
@@ -164,16 +225,15 @@ def fit(  # noqa: PLR0913
     if state is None:
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
-    history = History(
-        {"loss": np.full((n_epochs, n_members), np.nan, dtype)},
-        np.full(n_members, -1, np.int64),
-    )
+    history = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
+                             validation_data is not None, callbacks)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
         # (Underflow in the softmax's exp is 0 by design, as in ``softmax``.)
         state = _run_epochs(state, config, loss_fn, optimizer, x, y, batch_size,
-                            shuffle, full_batch, history, n_epochs, callbacks)
+                            shuffle, full_batch, history, n_epochs, callbacks,
+                            validation_data)
     diverged = np.flatnonzero(history.diverged_epoch >= 0)
     if diverged.size:
         warnings.warn(
@@ -190,25 +250,146 @@ def _run_epochs(
     state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any, x: Array,
     y: Array, batch_size: int | None, shuffle: bool, full_batch: bool,
     history: History, n_epochs: int, callbacks: Sequence[Callable[[EpochView], Any]],
+    validation_data: tuple[Array, Array] | None,
 ) -> TrainState:
-    """The epoch loop: train, advance the epoch, let callbacks stop members."""
+    """Run the epochs: train, advance the epoch, record, apply callback decisions."""
     # Steps run on preallocated buffers (workspace.py); between epochs the
     # state holds copies, so callbacks may keep or replace them freely.
-    ws = Workspace(config, loss_fn, optimizer, len(state.active))
+    ws = Workspace(config, loss_fn, len(state.active))
     for row in range(n_epochs):
-        ws.load(state.params, state.opt_state)
+        ws.load(state.params, state.opt_state, optimizer)
         if full_batch:
             state = _step(state, ws, x, y, history, row)
         else:
             state = _minibatch_epoch(state, ws, x, y, batch_size, shuffle, history, row)  # type: ignore[arg-type]
         params, opt_state = ws.export()
         state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + 1)
-        view = EpochView(state.epoch, n_epochs, history, state.active)
-        for callback in callbacks:
-            stop = callback(view)
-            if stop is not None:
-                state = state._replace(active=state.active & ~np.asarray(stop, bool))
+        _record_epoch(history, row, state, config, loss_fn, optimizer, validation_data)
+        state, optimizer, stopped = _apply_callbacks(
+            callbacks, state, optimizer, history, row, n_epochs
+        )
+        if stopped and not state.active.any():
+            history.metrics = {k: v[: row + 1] for k, v in history.metrics.items()}
+            break
     return state
+
+
+def _as_arrays(
+    config: MLPConfig, x: Array, y: Array, loss_fn: Any
+) -> tuple[Array, Array]:
+    """Return inputs and targets in the network's dtype, checked against it."""
+    x = np.asarray(x, dtype=config.np_dtype)
+    y = prepare_targets(y, config.n_outputs).astype(config.np_dtype, copy=False)
+    _check_data(config, x, y, loss_fn)
+    return x, y
+
+
+def _empty_history(
+    n_epochs: int, n_members: int, dtype: Any, loss_fn: Any, optimizer: Any,
+    validation: bool, callbacks: Sequence[Any],
+) -> History:
+    """Return a history with a NaN-filled ``(n_epochs, K)`` array per metric."""
+    names = ["loss"]
+    if loss_fn.from_logits:
+        names.append("accuracy")
+    if validation:
+        names += ["val_loss", "val_accuracy"] if loss_fn.from_logits else ["val_loss"]
+    # a callback that may change the rate says so (ReduceLROnPlateau does)
+    if callable(learning_rate_of(optimizer)) or any(
+        getattr(c, "changes_learning_rate", False) for c in callbacks
+    ):
+        names.append("learning_rate")
+    metrics = {name: np.full((n_epochs, n_members), np.nan, dtype) for name in names}
+    return History(metrics, np.full(n_members, -1, np.int64))
+
+
+def _record_epoch(
+    history: History, row: int, state: TrainState, config: MLPConfig, loss_fn: Any,
+    optimizer: Any, validation_data: tuple[Array, Array] | None,
+) -> None:
+    """Record the epoch's validation metrics and learning rate, if tracked."""
+    metrics = history.metrics
+    if validation_data is not None:
+        x_val, y_val = validation_data
+        out = predict_raw(state.params, config, x_val)
+        metrics["val_loss"][row] = loss_fn.value(out, y_val)
+        if "val_accuracy" in metrics:
+            metrics["val_accuracy"][row] = accuracy(out, y_val, loss_fn.name)
+    if "learning_rate" in metrics:
+        metrics["learning_rate"][row] = _current_rate(optimizer, state)
+
+
+def _current_rate(optimizer: Any, state: TrainState) -> Array:
+    """Return the rate of each member's latest step, shape ``(K,)``."""
+    step = max(int(getattr(state.opt_state, "step", 1)) - 1, 0)
+    rate = np.asarray(learning_rate_at(learning_rate_of(optimizer), step), np.float64)
+    return np.broadcast_to(rate, state.active.shape)
+
+
+def _apply_callbacks(
+    callbacks: Sequence[Callable[[EpochView], Any]], state: TrainState, optimizer: Any,
+    history: History, row: int, n_epochs: int,
+) -> tuple[TrainState, Any, bool]:
+    """Ask each callback in turn and apply its decision; True if any stopped members."""
+    stopped = False
+    for callback in callbacks:
+        last = row == n_epochs - 1
+        view = EpochView(state.epoch, n_epochs, history, state.active, row,
+                         state.params, optimizer, last)
+        decision = _as_decision(callback(view))
+        if decision.params is not None:
+            state = state._replace(params=decision.params)
+        if decision.stop is not None:
+            stopped = True
+            stop = np.asarray(decision.stop, bool)
+            state = state._replace(active=state.active & ~stop)
+        if decision.learning_rate is not None:
+            rate = decision.learning_rate
+            optimizer = _with_learning_rate(optimizer, rate, history, row)
+    return state, optimizer, stopped
+
+
+def _as_decision(result: Any) -> Decision:
+    """Return a callback's result as a ``Decision`` (None, bare stop masks too)."""
+    if result is None or isinstance(result, Decision):
+        return result or Decision()
+    return Decision(stop=np.asarray(result, bool))
+
+
+def _with_learning_rate(
+    optimizer: Any, learning_rate: Any, history: History, row: int
+) -> Any:
+    """Return the optimizer with a new rate; start recording rates if needed."""
+    if "learning_rate" not in history.metrics:
+        before = np.asarray(learning_rate_of(optimizer), np.float64)
+        rates = np.full_like(history.loss, np.nan, dtype=np.float64)
+        rates[: row + 1] = before
+        history.metrics["learning_rate"] = rates
+    return with_learning_rate(optimizer, learning_rate)
+
+
+def learning_rate_of(optimizer: Any) -> Any:
+    """Return the ``learning_rate`` (a chain's last transform's), or None."""
+    transforms = getattr(optimizer, "transforms", None)
+    if transforms:
+        return learning_rate_of(transforms[-1])
+    return getattr(optimizer, "learning_rate", None)
+
+
+def with_learning_rate(optimizer: Any, learning_rate: Any) -> Any:
+    """Return the optimizer (or chain) with a new rate, via ``dataclasses.replace``.
+
+    Examples
+    --------
+    >>> from mlplab.optimizers import SGD
+    >>> with_learning_rate(SGD(learning_rate=0.1), (0.1, 0.05)).learning_rate
+    (0.1, 0.05)
+    """
+    transforms = getattr(optimizer, "transforms", None)
+    if transforms:
+        last = with_learning_rate(transforms[-1], learning_rate)
+        return dataclasses.replace(optimizer, transforms=(*transforms[:-1], last))
+    return dataclasses.replace(optimizer, learning_rate=learning_rate)
 
 
 def _check_data(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> None:
@@ -251,23 +432,29 @@ def _minibatch_epoch(
 ) -> TrainState:
     """One pass over shuffled mini-batches; records the epoch's combined loss."""
     n_samples = x.shape[-2]
+    loss_name = ws.loss_fn.name
     # One permutation per member per epoch; each batch's rows are gathered
     # from it straight into a buffer (no shuffled copy of the data).
     order = (np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
              if shuffle else None)
     total = np.zeros(len(state.active), x.dtype)
-    sse = ws.loss_fn.name == "sse"
+    correct = np.zeros(len(state.active), x.dtype) if ws.loss_fn.from_logits else None
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         buf = ws.buffers(stop - start, x, y, gathered=order is not None)
         if order is None:
             xb, yb = x[..., start:stop, :], y[..., start:stop, :]
         else:
-            xb = ws.gather(x, order[:, start:stop], buf.x)  # type: ignore[arg-type]
-            yb = ws.gather(y, order[:, start:stop], buf.y)  # type: ignore[arg-type]
-        state, batch_loss = _update(state, ws, xb, yb, buf, history)
-        total += batch_loss if sse else ((stop - start) / n_samples) * batch_loss
+            xb = ws.gather(x, order[:, start:stop], buf.x)
+            yb = ws.gather(y, order[:, start:stop], buf.y)
+        state, batch_loss, out = _update(state, ws, xb, yb, buf, history)
+        share = (stop - start) / n_samples
+        total += batch_loss if loss_name == "sse" else share * batch_loss
+        if correct is not None:
+            correct += share * accuracy(out, yb, loss_name)
     history.metrics["loss"][row] = total
+    if correct is not None:
+        history.metrics["accuracy"][row] = correct
     return state
 
 
@@ -276,22 +463,52 @@ def _step(
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
     buf = ws.buffers(x.shape[-2], x, y, gathered=False)
-    state, batch_loss = _update(state, ws, x, y, buf, history)
+    state, batch_loss, out = _update(state, ws, x, y, buf, history)
     history.metrics["loss"][row] = batch_loss
+    if ws.loss_fn.from_logits:
+        history.metrics["accuracy"][row] = accuracy(out, y, ws.loss_fn.name)
     return state
 
 
 def _update(
     state: TrainState, ws: Workspace, x: Array, y: Array, buf: Any, history: History,
-) -> tuple[TrainState, Array]:
-    """Forward, loss, backward and one optimizer update for every active member.
+) -> tuple[TrainState, Array, Array]:
+    """Forward, loss, backward and one update for every active member.
 
-    A member whose loss or new weights are not finite stops (``ws.step`` has
-    kept its last finite weights) and its epoch goes to ``diverged_epoch``.
+    Returns the new state, the batch loss ``(K,)`` and the outputs before the
+    update (for metrics; a workspace buffer, valid until the next step). A
+    member whose loss or new weights are not finite stops: ``ws.step`` kept
+    its last finite weights, and its epoch goes to ``diverged_epoch``.
     """
-    batch_loss, ok = ws.step(x, y, buf, state.active)
+    batch_loss, ok, out = ws.step(x, y, buf, state.active)
     if not ok.all():
-        diverged = state.active & ~ok
-        history.diverged_epoch[diverged] = state.epoch
+        history.diverged_epoch[state.active & ~ok] = state.epoch
         state = state._replace(active=state.active & ok)
-    return state, batch_loss
+    return state, batch_loss, out
+
+
+def accuracy(out: Array, y: Array, loss: str) -> Array:
+    """Fraction of correct predictions of each member, shape ``(K,)``.
+
+    ``out`` are the logits ``(K, n_samples, n_outputs)`` of a classification
+    loss and ``y`` the targets, shared or per member. For ``cross_entropy`` a
+    row is correct when the largest logit is the target's class; for
+    ``binary_cross_entropy`` each output is one decision, correct when the
+    logit's sign matches the 0/1 target (the fraction is over every entry).
+
+    Examples
+    --------
+    >>> logits = np.array([[[2.0, 0.0], [0.0, 1.0]]])
+    >>> accuracy(logits, np.array([[1.0, 0.0], [1.0, 0.0]]), "cross_entropy")
+    array([0.5])
+    """
+    if loss == "cross_entropy":
+        hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
+        return np.asarray(np.mean(hits, axis=-1), np.float64)
+    if loss == "binary_cross_entropy":
+        hits = (out > 0) == (y > 0.5)
+        return np.asarray(np.mean(hits, axis=(-2, -1)), np.float64)
+    raise ValueError(
+        f"accuracy needs a classification loss (cross_entropy or "
+        f"binary_cross_entropy); got {loss!r}"
+    )

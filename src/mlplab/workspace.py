@@ -28,9 +28,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._types import Array, BoolArray
-from .network import Dense, MLPConfig, Params, param_arrays, with_arrays
+from .network import MLPConfig, Params, param_arrays, with_arrays
 
 __all__ = ["Workspace"]
 
@@ -71,8 +72,13 @@ def _softmax_cross_entropy(
 class _Buffers:
     """Activation-sized buffers for one batch size (see the module docstring)."""
 
-    def __init__(self, config: MLPConfig, n_members: int, n_rows: int,
-                 gathered: tuple[int, int] | None) -> None:
+    def __init__(
+        self,
+        config: MLPConfig,
+        n_members: int,
+        n_rows: int,
+        gathered: tuple[int, int] | None,
+    ) -> None:
         dtype, widths = config.np_dtype, config.layer_sizes[1:]
         self.z = [np.empty((n_members, n_rows, n), dtype) for n in widths]
         self.grad = [np.empty((n_members, n_rows, n), dtype) for n in widths]
@@ -94,37 +100,45 @@ class Workspace:
     loss_fn : loss object
         From ``LOSSES``; ``cross_entropy`` has a fused in-place kernel, the
         others call ``value`` and ``grad``.
-    optimizer : optimizer object
-        Uses ``update_into`` when the optimizer has it (``SGD``), else
-        ``update`` followed by one in-place add per array.
     n_members : int
         K.
+
+    ``load`` takes the optimizer: an ``elementwise`` one (SGD) runs its fused
+    ``update_into`` over all the parameters at once; any other its ``update``
+    followed by one in-place add per array.
     """
 
-    def __init__(
-        self, config: MLPConfig, loss_fn: Any, optimizer: Any, n_members: int
-    ) -> None:
-        self.config, self.loss_fn, self.optimizer = config, loss_fn, optimizer
-        self.n_members = n_members
-        self.activations = [config.layer_activation(i)
-                            for i in range(len(config.layer_sizes) - 1)]
-        # An elementwise optimizer (SGD without weight decay) updates all the
-        # parameters at once, as one flat (K, n_params) array per member axis.
-        self.fused = bool(getattr(optimizer, "elementwise", False))
+    def __init__(self, config: MLPConfig, loss_fn: Any, n_members: int) -> None:
+        self.config, self.loss_fn, self.n_members = config, loss_fn, n_members
+        self.activations = [
+            config.layer_activation(i) for i in range(len(config.layer_sizes) - 1)
+        ]
+        self.optimizer: Any = None
+        self.fused = False
         self._buffers: dict[tuple[int, bool], _Buffers] = {}
         self._exported: tuple[Any, Any] = (None, None)
 
     # ------------------------------------------------------------ state
 
-    def load(self, params: Params, opt_state: Any) -> None:
+    def load(self, params: Params, opt_state: Any, optimizer: Any) -> None:
         """Copy ``params`` and the optimizer state into the private buffers.
 
         Every parameter array is a view into one ``(K, n_params)`` buffer (and
         its gradient into another), so that the update and the divergence
-        check are a few calls for the whole network. Skipped when the inputs
-        are what ``export`` last returned (nothing changed them between epochs).
+        check are a few calls for the whole network. ``optimizer`` may differ
+        from the last epoch's (a callback changed its rate). The copy is
+        skipped when the inputs are what ``export`` last returned.
         """
-        if params is self._exported[0] and opt_state is self._exported[1]:
+        # An elementwise optimizer (SGD without weight decay) updates all the
+        # parameters at once, as one flat (K, n_params) array.
+        fused = bool(getattr(optimizer, "elementwise", False))
+        same = (
+            params is self._exported[0]
+            and opt_state is self._exported[1]
+            and fused == self.fused
+        )
+        self.optimizer, self.fused = optimizer, fused
+        if same:
             return
         shape = (self.n_members, sum(p[0].size for p in param_arrays(params)))
         dtype = params[0].w.dtype
@@ -136,12 +150,17 @@ class Workspace:
         self.grads = param_arrays(grads)
         self.grad_w = [g.w for g in grads]
         self.grad_b = [g.b for g in grads]
-        for view, p in zip(param_arrays(self.views[0]), param_arrays(params), strict=True):
+        for view, p in zip(
+            param_arrays(self.views[0]), param_arrays(params), strict=True
+        ):
             np.copyto(view, p)
         if self.fused:  # velocities: flat too, double-buffered like the weights
             self.velocity = [np.empty(shape, dtype) for _ in range(2)]
-            for view, v in zip(param_arrays(_split(self.velocity[0], params)),
-                               opt_state.velocity, strict=True):
+            for view, v in zip(
+                param_arrays(_split(self.velocity[0], params)),
+                opt_state.velocity,
+                strict=True,
+            ):
                 np.copyto(view, v)
             self.step_count, self.state_type = opt_state.step, type(opt_state)
         else:
@@ -158,7 +177,8 @@ class Workspace:
         if self.fused:
             velocity = _split(self.velocity[0], params)
             state = self.state_type(
-                self.step_count, tuple(v.copy() for v in param_arrays(velocity)))
+                self.step_count, tuple(v.copy() for v in param_arrays(velocity))
+            )
         else:
             state = self.opt_state
         self._exported = (params, state)
@@ -175,8 +195,8 @@ class Workspace:
         return self._buffers[key]
 
     @staticmethod
-    def gather(a: Array, order: Array, out: Array) -> Array:
-        """Take rows ``order`` ``(K, B)`` of ``(n, d)`` or ``(K, n, d)`` data into ``out``.
+    def gather(a: Array, order: NDArray[np.integer[Any]], out: Array) -> Array:
+        """Take rows ``order`` ``(K, B)`` of shared or per-member ``a`` into ``out``.
 
         One ``take`` into ``out`` ``(K, B, d)``; per-member data are read as
         one flat ``(K n, d)`` table with member k's rows offset by ``k n``.
@@ -192,12 +212,15 @@ class Workspace:
 
     def step(
         self, x: Array, y: Array, buf: _Buffers, active: BoolArray
-    ) -> tuple[Array, BoolArray]:
+    ) -> tuple[Array, BoolArray, Array]:
         """Run forward, loss, backward and one update of every active member.
 
-        Returns the batch loss ``(K,)`` (of the weights before the step) and
-        ``ok``: members whose loss and new weights are finite. Members not
-        ``active & ok`` keep their weights and optimizer state.
+        Returns the batch loss ``(K,)`` (of the weights before the step),
+        ``ok``: members whose loss and new weights are finite, and the
+        outputs ``(K, B, n_outputs)`` before the step (a buffer: valid until
+        the next step; not kept for a ReLU output layer, whose backward pass
+        overwrites it). Members not ``active & ok`` keep their weights and
+        optimizer state.
         """
         acts = self._forward(x, buf)
         loss = self._loss(acts[-1], y, buf)
@@ -221,13 +244,14 @@ class Workspace:
             self.step_count += 1
         else:
             self.opt_state = state
-        return loss, ok
+        return loss, ok, acts[-1]
 
     def _forward(self, x: Array, buf: _Buffers) -> list[Array]:
-        """Put ``z = a w + b`` in ``buf.z``, apply the activation; return every ``a``."""
+        """Put ``z = a w + b`` in ``buf.z`` and activate; return every layer's ``a``."""
         a, acts = x, []
-        for layer, activation, z in zip(self.params, self.activations, buf.z,
-                                        strict=True):
+        for layer, activation, z in zip(
+            self.params, self.activations, buf.z, strict=True
+        ):
             np.matmul(a, layer.w, out=z)
             if layer.b is not None:
                 z += layer.b[:, None, :]
@@ -275,8 +299,13 @@ class Workspace:
         """Write the new weights into the spare buffer; return the new state."""
         if self.fused:
             self.optimizer.update_into(
-                (self.grad_flat,), self.step_count, (self.flat[0],), (self.velocity[0],),
-                (self.flat[1],), (self.velocity[1],))
+                (self.grad_flat,),
+                self.step_count,
+                (self.flat[0],),
+                (self.velocity[0],),
+                (self.flat[1],),
+                (self.velocity[1],),
+            )
             return None
         arrays = param_arrays(self.params)
         updates, state = self.optimizer.update(self.grads, self.opt_state, arrays)
@@ -286,18 +315,18 @@ class Workspace:
 
 
 def _split(flat: Array, like: Params) -> Params:
-    """Views of ``flat`` ``(K, n_params)`` shaped like ``like``'s arrays, in order."""
+    """Return views of ``flat`` ``(K, n_params)`` shaped like ``like``'s arrays."""
     views, start = [], 0
     for p in param_arrays(like):
         size = p[0].size
-        views.append(flat[:, start:start + size].reshape(p.shape))
+        views.append(flat[:, start : start + size].reshape(p.shape))
         start += size
     assert all(np.shares_memory(v, flat) for v in views)  # views, never copies
     return with_arrays(like, views)
 
 
 def _restore(keep: BoolArray, new: Any, old: Any) -> None:
-    """In place, set ``new[k] = old[k]`` for members ``keep``, through (named) tuples."""
+    """Set ``new[k] = old[k]`` in place for members ``keep``, through tuples."""
     if isinstance(new, np.ndarray):
         if new.ndim >= 1 and new.shape[0] == keep.shape[0] and new is not old:
             new[keep] = old[keep]

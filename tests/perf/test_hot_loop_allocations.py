@@ -28,14 +28,16 @@ SMALLEST_HOT_ARRAY = N_MEMBERS * BATCH * min(HIDDEN) * 4  # bytes (float32)
 
 def _data(n_samples, n_members=1, per_member=False):
     rng = np.random.default_rng(0)
-    shape = (n_members, n_samples, N_FEATURES) if per_member else (n_samples, N_FEATURES)
+    shape = (
+        (n_members, n_samples, N_FEATURES) if per_member else (n_samples, N_FEATURES)
+    )
     x = rng.standard_normal(shape, dtype=np.float32)
     y = np.eye(N_CLASSES, dtype=np.float32)[rng.integers(0, N_CLASSES, n_samples)]
     return x, y
 
 
 def _peak_extra_bytes(run, repeats=5):
-    """Peak traced memory above the start while ``run()`` is called ``repeats`` times."""
+    """Peak traced memory above the start while ``run()`` runs ``repeats`` times."""
     run()  # warm-up: buffers, caches
     tracemalloc.start()
     try:
@@ -48,18 +50,30 @@ def _peak_extra_bytes(run, repeats=5):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("optimizer", [SGD(0.01, 0.9), SGD((0.01, 0.02), 0.9, nesterov=True),
-                                       SGD(0.01, 0.5, momentum_style="lr-inside")])
+@pytest.mark.parametrize(
+    "optimizer",
+    [
+        SGD(0.01, 0.9),
+        SGD((0.01, 0.02), 0.9, nesterov=True),
+        SGD(0.01, 0.5, momentum_style="lr-inside"),
+    ],
+)
 @pytest.mark.parametrize("per_member", [False, True])
 def test_a_training_step_allocates_no_array_sized_temporary(optimizer, per_member):
     n_members = N_MEMBERS
-    config = MLPConfig((N_FEATURES, *HIDDEN, N_CLASSES), activation="relu",
-                       output_activation="identity", dtype="float32")
+    config = MLPConfig(
+        (N_FEATURES, *HIDDEN, N_CLASSES),
+        activation="relu",
+        output_activation="identity",
+        dtype="float32",
+    )
     x, y = _data(512, n_members, per_member)
     params = init_params(config, range(n_members))
-    ws = Workspace(config, LOSSES["cross_entropy"], optimizer, n_members)
-    ws.load(params, optimizer.init(param_arrays(params)))
-    order = np.stack([np.random.default_rng(k).permutation(512) for k in range(n_members)])
+    ws = Workspace(config, LOSSES["cross_entropy"], n_members)
+    ws.load(params, optimizer.init(param_arrays(params)), optimizer)
+    order = np.stack(
+        [np.random.default_rng(k).permutation(512) for k in range(n_members)]
+    )
     buf = ws.buffers(BATCH, x, y, gathered=True)
     active = np.ones(n_members, bool)
 
@@ -71,38 +85,56 @@ def test_a_training_step_allocates_no_array_sized_temporary(optimizer, per_membe
     extra = _peak_extra_bytes(one_step)
     assert extra < SMALLEST_HOT_ARRAY // 2, (
         f"a training step allocated {extra} bytes of temporaries; the hot loop must "
-        f"write into the workspace's buffers (smallest hot array {SMALLEST_HOT_ARRAY} B)"
+        f"write into the workspace's buffers (smallest hot array: "
+        f"{SMALLEST_HOT_ARRAY} B)"
     )
 
 
 def test_the_guard_notices_a_copy_in_the_hot_loop(monkeypatch):
     """The same measurement fails when a step copies one activation."""
-    config = MLPConfig((N_FEATURES, *HIDDEN, N_CLASSES), activation="relu",
-                       output_activation="identity", dtype="float32")
+    config = MLPConfig(
+        (N_FEATURES, *HIDDEN, N_CLASSES),
+        activation="relu",
+        output_activation="identity",
+        dtype="float32",
+    )
     x, y = _data(512)
     optimizer = SGD(0.01, 0.9)
     params = init_params(config, range(N_MEMBERS))
-    ws = Workspace(config, LOSSES["cross_entropy"], optimizer, N_MEMBERS)
-    ws.load(params, optimizer.init(param_arrays(params)))
+    ws = Workspace(config, LOSSES["cross_entropy"], N_MEMBERS)
+    ws.load(params, optimizer.init(param_arrays(params)), optimizer)
     buf = ws.buffers(BATCH, x, y, gathered=False)
     forward = ws._forward
-    monkeypatch.setattr(ws, "_forward", lambda xb, b: [a.copy() for a in forward(xb, b)])
+    monkeypatch.setattr(
+        ws, "_forward", lambda xb, b: [a.copy() for a in forward(xb, b)]
+    )
     active = np.ones(N_MEMBERS, bool)
     extra = _peak_extra_bytes(lambda: ws.step(x[:BATCH], y[:BATCH], buf, active))
     assert extra >= SMALLEST_HOT_ARRAY
 
 
 def test_fit_makes_no_copy_of_the_data():
-    """Peak memory of ``fit`` grows with the rows only by the permutation (int64 per row)."""
-    config = MLPConfig((N_FEATURES, *HIDDEN, N_CLASSES), activation="relu",
-                       output_activation="identity", dtype="float32")
+    """Peak memory of ``fit`` grows with the rows only by the permutation (int64)."""
+    config = MLPConfig(
+        (N_FEATURES, *HIDDEN, N_CLASSES),
+        activation="relu",
+        output_activation="identity",
+        dtype="float32",
+    )
     peaks = {}
     for n_samples in (1024, 8192):
         x, y = _data(n_samples)
 
         def run(x=x, y=y):
-            fit(config, x, y, loss="cross_entropy", optimizer=SGD(0.01, 0.9),
-                n_epochs=2, batch_size=BATCH)
+            fit(
+                config,
+                x,
+                y,
+                loss="cross_entropy",
+                optimizer=SGD(0.01, 0.9),
+                n_epochs=2,
+                batch_size=BATCH,
+            )
 
         peaks[n_samples] = _peak_extra_bytes(run, repeats=1)
     growth = peaks[8192] - peaks[1024]

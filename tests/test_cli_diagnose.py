@@ -1,0 +1,88 @@
+"""The diagnose and lr-find subcommands (issue 8)."""
+
+import json
+
+import pytest
+
+from mlplab.cli import main
+from tests.conftest import run_cli
+
+
+@pytest.mark.slow
+def test_diagnose_original_stalling_seed_with_fixes_json(capsys):
+    code = main(
+        [
+            "diagnose",
+            "--original",
+            "--seed",
+            "3",
+            "--seeds",
+            "4",
+            "--epochs",
+            "3000",
+            "--try-fixes",
+            "--json",
+        ]
+    )
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    findings = {f["name"]: f for f in doc["findings"]}
+    assert findings["gradients"]["problem"]
+    assert findings["plateau"]["problem"]
+    assert findings["plateau"]["evidence"]["constant_loss"] == 1.0
+    assert [r["seed"] for r in findings["seeds"]["evidence"]["runs"]] == [3, 0, 1, 2]
+    fixes = {f["name"]: f for f in doc["fixes"]}
+    assert (
+        fixes["correct derivative"]["success_rate"] >= fixes["as given"]["success_rate"]
+    )
+    assert all(len(f["outcomes"]) == 4 for f in doc["fixes"])
+
+
+@pytest.mark.slow
+def test_diagnose_prints_a_readable_report(tmp_path):
+    result = run_cli(
+        "diagnose", "--original", "--seed", "3", "--epochs", "3000", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "PROBLEM  gradients" in result.stdout
+    assert "PROBLEM  plateau" in result.stdout
+    assert "try: take the sigmoid's derivative" in result.stdout
+    assert "classical rate 0.25, momentum 0.5" in result.stdout
+
+
+def test_diagnose_usage_errors(capsys):
+    assert main(["diagnose", "--seeds", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--seeds must be >= 1; got 0" in err
+
+
+@pytest.mark.slow
+def test_lr_find_json_and_plot(tmp_path, capsys):
+    png = tmp_path / "range.png"
+    code = main(
+        [
+            "lr-find",
+            "--steps",
+            "40",
+            "--min-lr",
+            "1e-3",
+            "--max-lr",
+            "10",
+            "--plot",
+            str(png),
+            "--json",
+        ]
+    )
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert 1e-3 <= doc["suggested_rate"] <= 10
+    assert doc["suggested_rate"] <= doc["steepest_rate"]
+    assert len(doc["rates"]) == len(doc["losses"]) <= 40
+    assert doc["rates"][0] == pytest.approx(1e-3)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_lr_find_rejects_an_empty_range(capsys):
+    assert main(["lr-find", "--min-lr", "1", "--max-lr", "0.1", "--no-plot"]) == 2
+    assert "min_lr < max_lr" in capsys.readouterr().err

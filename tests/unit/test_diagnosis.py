@@ -1,0 +1,177 @@
+"""diagnose: the findings the issue asks for (issue 8)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mlplab import SGD, Dense, MLPConfig, original_setup, xor_data
+from mlplab.diagnosis import diagnose, layer_health
+from mlplab.stability import loss_gradient
+
+STALLING_SEED = (
+    3  # the original program (EMA 0.5/0.5) stalls near loss 1 with this seed
+)
+
+
+@pytest.mark.slow
+def test_original_program_is_diagnosed_with_derivative_error_and_plateau():
+    s = original_setup(fixed=False)
+    d = diagnose(
+        s.config,
+        s.x,
+        s.y,
+        loss="sse",
+        optimizer=s.optimizer,
+        n_epochs=s.n_epochs,
+        seeds=[STALLING_SEED],
+    )
+    gradients = d.finding("gradients")
+    assert gradients.problem
+    verdicts = {a["name"]: a["verdict"] for a in gradients.evidence["arrays"]}
+    assert verdicts == {
+        "layers.0.weight": "wrong derivative",
+        "layers.1.weight": "wrong derivative",
+    }
+    assert any("s'(z)" in a for a in gradients.advice)
+    plateau = d.finding("plateau")
+    assert plateau.problem
+    assert plateau.evidence["constant_loss"] == 1.0
+    assert abs(plateau.evidence["final_loss"] - 1.0) <= 0.02
+    assert any("--bias" in a for a in plateau.advice)
+    json.dumps(d.to_dict())  # the report is JSON-able
+    assert "PROBLEM  gradients" in d.text()
+
+
+def test_corrected_program_passes_the_gradient_check():
+    s = original_setup(fixed=True)
+    d = diagnose(s.config, s.x, s.y, loss="sse", optimizer=s.optimizer, n_epochs=20)
+    assert not d.finding("gradients").problem
+    assert not d.finding("curvature").problem
+
+
+@pytest.mark.slow
+def test_small_init_bce_xor_sits_on_the_ln2_plateau_for_every_seed():
+    x, y = xor_data(constant_column=False)
+    config = MLPConfig(
+        (2, 5, 1),
+        activation="sigmoid",
+        output_activation="identity",
+        use_bias=True,
+        init="normal:0.01",
+    )
+    d = diagnose(
+        config,
+        x,
+        y,
+        loss="binary_cross_entropy",
+        optimizer=SGD(0.1),
+        n_epochs=5000,
+        seeds=range(10),
+    )
+    runs = d.finding("seeds").evidence["runs"]
+    assert [r["seed"] for r in runs] == list(range(10))
+    np.testing.assert_allclose(
+        [r["final_loss"] for r in runs], math.log(2), rtol=0, atol=1e-3
+    )
+    assert [r["outcome"] for r in runs] == ["plateau"] * 10
+    assert all(r["constant_stall"] for r in runs)
+    plateau = d.finding("plateau")
+    assert plateau.problem
+    assert plateau.evidence["constant_loss"] == pytest.approx(0.693147, abs=1e-6)
+    assert not d.finding("gradients").problem
+
+
+def _dead_relu_net():
+    config = MLPConfig(
+        (3, 4, 1), activation="relu", output_activation="sigmoid", use_bias=True
+    )
+    rng = np.random.default_rng(0)
+    w1 = -rng.uniform(0.1, 1.0, (1, 3, 4))  # XOR inputs are >= 0: every z1 < 0
+    params = (
+        Dense(w1, np.full((1, 4), -0.1)),
+        Dense(rng.standard_normal((1, 4, 1)), np.zeros((1, 1))),
+    )
+    return config, params
+
+
+def test_dead_relu_layer_is_reported_and_its_weight_gradients_are_zero():
+    config, params = _dead_relu_net()
+    x, y = xor_data()
+    grads = loss_gradient(params, config, x, y[:, None], "sse")
+    assert np.all(grads[0] == 0.0)
+    assert np.all(grads[1] == 0.0)  # the bias of a dead layer too
+    health = layer_health(params, config, x)
+    assert health[0]["dead"].tolist() == [1.0]
+    d = diagnose(
+        config, x, y, loss="sse", optimizer=SGD(0.5), n_epochs=5, params=params
+    )
+    units = d.finding("units")
+    assert units.problem
+    layer0 = units.evidence["layers"][0]
+    assert layer0["dead"] == 1.0
+    assert layer0["weight_grad_norm"] == 0.0
+    assert any("leaky_relu" in a for a in units.advice)
+
+
+def test_saturated_sigmoid_layer_is_reported():
+    config = MLPConfig((3, 2, 1), activation="sigmoid", use_bias=False)
+    params = (Dense(np.full((1, 3, 2), 20.0), None), Dense(np.ones((1, 2, 1)), None))
+    x, _ = xor_data()
+    health = layer_health(params, config, x + np.array([1.0, 0.0, 0.0]))
+    assert health[0]["saturated"].tolist() == [1.0]
+    assert health[1]["saturated"].tolist() == [0.0]
+
+
+@pytest.mark.slow
+def test_try_fixes_reports_success_rates_over_the_same_seeds():
+    s = original_setup(fixed=False)
+    d = diagnose(
+        s.config,
+        s.x,
+        s.y,
+        loss="sse",
+        optimizer=s.optimizer,
+        n_epochs=2000,
+        seeds=[STALLING_SEED, 0, 1, 2],
+        try_fixes=True,
+    )
+    names = [f.name for f in d.fixes]
+    assert names[0] == "as given"
+    assert "correct derivative" in names
+    assert all(len(f.outcomes) == 4 for f in d.fixes)
+    assert all(0.0 <= f.success_rate <= 1.0 for f in d.fixes)
+
+
+def test_diagnose_rejects_other_optimizers():
+    s = original_setup()
+    with pytest.raises(TypeError, match="SGD optimizer"):
+        diagnose(s.config, s.x, s.y, loss="sse", optimizer=object(), n_epochs=1)
+
+
+def test_deep_sigmoid_stack_has_vanishing_gradients_shallow_one_not():
+    x, y = xor_data()
+    flags = {}
+    for depth in (2, 6):
+        config = MLPConfig(
+            (3, *[8] * depth, 1), activation="sigmoid", init="glorot_uniform"
+        )
+        d = diagnose(config, x, y, loss="sse", optimizer=SGD(0.1), n_epochs=5)
+        flow = d.finding("gradient-flow")
+        flags[depth] = flow.problem
+        ratios = np.array(flow.evidence["grad_to_weight"])  # (layers, checkpoints)
+        assert ratios.shape == (depth + 1, len(flow.evidence["epochs"]))
+    assert flags == {2: False, 6: True}
+
+
+def test_exploding_gradients_are_flagged():
+    x, y = xor_data()
+    config = MLPConfig(
+        (3, 4, 1), activation="relu", output_activation="identity", init="normal:1000"
+    )
+    d = diagnose(config, x, y, loss="sse", optimizer=SGD(1e-12), n_epochs=2)
+    assert d.finding("gradient-flow").problem
+    assert "exploding" in d.finding("gradient-flow").summary
