@@ -12,15 +12,23 @@ Buffers for a batch of B rows (K members, layer i with n_i outputs):
   ReLU and identity are applied in place (the ReLU derivative is read off the
   output: ``a > 0`` exactly where ``z > 0``); other activations keep ``z`` and
   return a new ``a`` (correct, just not allocation-free).
-- ``grad[i]`` ``(K, B, n_i)``: the loss gradient with respect to ``z[i]``.
-- the batch's rows, gathered from the epoch's permutation with ``np.take``
+- ``grad[i]`` ``(K, B, n_i)``: the loss gradient with respect to ``z[i]``;
+  ``mask[i]`` the ReLU's ``a > 0``.
+- the batch's rows, gathered from the epoch's permutation with ``take``
   straight into a buffer (never a shuffled copy of the whole data set).
 
-Weights and optimizer state are double-buffered: a step writes the new
-weights into the spare set and keeps the old ones, so a member whose loss or
-new weights are not finite keeps its last finite weights (the divergence
-guard costs one sum per parameter array). Arrays handed out by ``export`` are
-copies, never buffers that a later step overwrites.
+The weights of all layers are views into one ``(K, n_params)`` array, and so
+are their gradients and (for SGD) velocities, so an elementwise optimizer
+updates the whole network in a few calls (``SGD.update_into``). Weights and
+velocities are double-buffered: a step writes the new ones into the spare
+arrays and keeps the old, so a member whose loss or new weights are not
+finite keeps its last finite weights; the check is one matrix-vector product
+(each member's sum, which is not finite when an entry is not). Arrays handed
+out by ``export`` are copies, never buffers that a later step overwrites.
+
+Hot ops keep the data's dtype: every output is a buffer of that dtype and
+every scalar a Python number or a 0-d array of that dtype (float32 stays
+float32; the float32 tests compare bits with the reference).
 """
 
 from __future__ import annotations
