@@ -258,14 +258,21 @@ class Workspace:
     def _forward(self, x: Array, buf: _Buffers) -> list[Array]:
         """Put ``z = a w + b`` in ``buf.z`` and activate; return every layer's ``a``."""
         a, acts = x, []
-        for layer, activation, z in zip(
-            self.params, self.activations, buf.z, strict=True
+        for i, (layer, activation) in enumerate(
+            zip(self.params, self.activations, strict=True)
         ):
-            np.matmul(a, layer.w, out=z)
+            z = np.matmul(a, layer.w, out=buf.z[i])
             if layer.b is not None:
                 z += layer.b[:, None, :]
             if activation.name == "relu":
-                a = np.maximum(z, 0, out=z)
+                # a = z * (z > 0), twice as fast as np.maximum(z, 0), and the mask
+                # serves backward too. A bool factor would need a cast buffer, so
+                # the mask goes as floats through grad[i] (unused until backward).
+                # Unlike np.maximum it gives -0.0 for z < 0 (equal to 0) and NaN
+                # for z = -inf (an overflow, which the divergence guard stops).
+                np.greater(z, 0, out=buf.mask[i])
+                np.copyto(buf.grad[i], buf.mask[i])
+                a = np.multiply(z, buf.grad[i], out=z)
             elif activation.name == "identity":
                 a = z
             else:
@@ -284,11 +291,9 @@ class Workspace:
         """Turn ``buf.grad[i]`` from d loss / d ``a_i`` into d loss / d ``z_i``."""
         activation, grad = self.activations[i], buf.grad[i]
         if activation.name == "relu":
-            # f'(z) = 1 where a > 0 (exactly where z > 0), else 0. The mask is
-            # cast into a, which no later step of backward reads, and then
-            # multiplied: three unbuffered passes (np.sign and a multiply by a
-            # bool array are several times slower; copyto(where=) slower still).
-            np.greater(acts[i], 0, out=buf.mask[i])
+            # f'(z) = 1 where z > 0, else 0: forward's mask, cast into a (which
+            # no later step of backward reads), then one multiply; unbuffered
+            # (np.sign, a bool factor and copyto(where=) are all slower).
             np.copyto(acts[i], buf.mask[i])
             grad *= acts[i]
         elif activation.name != "identity":
