@@ -156,3 +156,38 @@ def test_help_runs_in_a_fresh_process():
     assert result.returncode == 0
     assert "train" in result.stdout
     assert "gradcheck" in result.stdout
+
+
+def test_an_unknown_option_of_a_subcommand_names_the_subcommand_once(capsys):
+    assert main(["gradcheck", "--frobnicate"]) == 2
+    err = capsys.readouterr().err
+    assert err == "mlplab: error: unrecognized arguments: --frobnicate\n" or err.startswith(
+        "mlplab: error: gradcheck: ")
+    assert err.count("mlplab") == 1
+
+
+def test_a_closed_pipe_is_not_a_traceback():
+    import subprocess
+    import sys
+
+    from tests.conftest import SRC
+
+    cmd = (f"{sys.executable} -m mlplab train --json --no-plot --epochs 2000 | head -c 10")
+    result = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True,
+                            env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"},
+                            check=False, timeout=120)
+    assert result.stdout == '{"settings'
+    assert "Traceback" not in result.stderr
+
+
+def test_gradcheck_on_a_multiclass_csv_uses_a_softmax_head(tmp_path, capsys, rng):
+    rows = ["a,b,label"] + [f"{u:.3f},{v:.3f},{'xyz'[i % 3]}"
+                            for i, (u, v) in enumerate(rng.normal(size=(30, 2)))]
+    path = tmp_path / "three.csv"
+    path.write_text("\n".join(rows) + "\n")
+    assert main(["gradcheck", "--data", str(path), "--target", "label", "--bias",
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["layer_sizes"] == [2, 4, 3]
+    assert doc["settings"]["loss"] == "cross_entropy"
+    assert doc["settings"]["output_activation"] == "identity"

@@ -68,6 +68,11 @@ _EXPORTS = {
     "History": "training",
     "TrainState": "training",
     "fit": "training",
+    "Checkpoint": "serialization",
+    "Scaling": "serialization",
+    "load": "serialization",
+    "save": "serialization",
+    "save_checkpoint": "serialization",
     "Decision": "training",
     "accuracy": "training",
     "learning_rate_of": "training",
@@ -107,6 +112,9 @@ _EXPORTS = {
     "DatasetRecipe": "presets",
     "dataset_recipe": "presets",
     "plot_training": "plots",
+    # estimator (scikit-learn interface)
+    "MLPClassifier": "estimator",
+    "MLPRegressor": "estimator",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -139,6 +147,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         standardize,
         xor_data,
     )
+    from .estimator import MLPClassifier, MLPRegressor
     from .gradcheck import GradCheckRow, gradient_check
     from .gradcheck import ArrayCheck, GradientReport, check_gradients  # issue 8
     from .diagnosis import Diagnosis, Finding, FixResult, diagnose, layer_health  # issue 8
@@ -195,6 +204,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         StepDecay,
         parse_schedule,
     )
+    from .serialization import Checkpoint, Scaling, load, save, save_checkpoint
     from .training import (
         Decision,
         DivergenceWarning,

@@ -38,11 +38,15 @@ class Loss(Protocol):
     name: str
     from_logits: bool
 
-    def value(self, y_pred: Array, y_true: Array) -> Array:
+    def value(
+        self, y_pred: Array, y_true: Array, sample_weight: Array | None = None
+    ) -> Array:
         """Return the loss of each member, shape ``(n_members,)``."""
         ...
 
-    def grad(self, y_pred: Array, y_true: Array) -> Array:
+    def grad(
+        self, y_pred: Array, y_true: Array, sample_weight: Array | None = None
+    ) -> Array:
         """Return the exact gradient of ``value`` with the shape of ``y_pred``."""
         ...
 

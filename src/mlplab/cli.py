@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -26,7 +27,8 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit code 2."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
+        command = self.prog.removeprefix("mlplab").strip()
+        raise UsageError(f"{command}: {message}" if command else message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         if not hasattr(args, "run"):
             parser.print_help()
             return 0
@@ -44,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mlplab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``mlplab train --json | head``): stop quietly, and
+        # keep Python from complaining while it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -56,6 +64,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_gradcheck(sub)
     _add_diagnose(sub)  # issue 8
     _add_lr_find(sub)  # issue 8
+    _add_predict(sub)
+    _add_playground(sub)
     return parser
 
 
@@ -132,15 +142,18 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.data is not None or args.target is not None:
         if args.data is None or args.target is None:
             raise UsageError("--data and --target go together (a CSV file and its column)")
-        csv_data = load_csv(args.data, args.target)
-        x, y = csv_data.x, csv_data.y
+        csv_data = load_csv(args.data, args.target, getattr(args, "task", None))
+        x, y, head = _csv_head(csv_data)
+    else:
+        head = (1, setup.loss)
     config = setup.config
     changes: dict[str, Any] = {}
     hidden = args.hidden if args.hidden is not None else config.layer_sizes[1:-1]
-    changes["layer_sizes"] = (x.shape[1], *hidden, 1)
-    loss = args.loss or setup.loss
+    changes["layer_sizes"] = (x.shape[1], *hidden, head[0])
+    loss = args.loss or head[1]
     lookup(LOSSES, "loss", loss)
-    if LOSSES[loss].from_logits and args.output_activation is None:
+    regression_csv = args.data is not None and head[1] == "mse"
+    if (LOSSES[loss].from_logits or regression_csv) and args.output_activation is None:
         changes["output_activation"] = "identity"
     for field, value in (("activation", args.activation),
                          ("output_activation", args.output_activation),
@@ -155,6 +168,22 @@ def _setup_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if hasattr(args, "lr"):
         result.update(_optimizer_from_args(args, setup))
     return result
+
+
+def _csv_head(data: Any) -> tuple[Any, Any, tuple[int, str]]:
+    """Targets and (n_outputs, default loss) for a CSV's task, as train chooses them.
+
+    Several classes: one-hot targets and softmax cross-entropy from logits; two:
+    binary cross-entropy from logits; regression: one output, squared errors.
+    """
+    import numpy as np
+
+    if data.task == "multiclass":
+        n_classes = len(data.classes)
+        return data.x, np.eye(n_classes)[data.y], (n_classes, "cross_entropy")
+    if data.task == "binary":
+        return data.x, data.y.astype(np.float64), (1, "binary_cross_entropy")
+    return data.x, data.y, (1, "mse")
 
 
 def _optimizer_from_args(args: argparse.Namespace, setup: Any) -> dict[str, Any]:
@@ -225,12 +254,14 @@ def _add_train(sub: Any) -> None:
     out.add_argument("--no-plot", action="store_true", help="do not write the plot")
     out.add_argument("--json", action="store_true",
                      help="print one JSON document (settings, losses, outputs) instead")
+    _add_checkpoint_options(p)
     p.set_defaults(run=_run_train)
 
 
 def _run_train(args: argparse.Namespace) -> int:
     import numpy as np
 
+    args = _resumed_args(args)
     if args.dataset is not None or args.data is not None:
         return _run_train_dataset(args)
     _check_xor_options(args)
@@ -243,10 +274,14 @@ def _run_train(args: argparse.Namespace) -> int:
     settings = _settings(s)
     if not args.json:
         _print_settings(settings)
-    with _progress(s["n_epochs"], quiet=args.json) as progress_callback:
-        result = fit(s["config"], s["x"], s["y"], loss=s["loss"], optimizer=s["optimizer"],
-                     n_epochs=s["n_epochs"], seeds=[s["seed"]], batch_size=s["batch_size"],
-                     callbacks=[progress_callback])
+    n_features = s["config"].n_features
+    info = {"features": [f"x{i}" for i in range(n_features)], "target": "y"}
+    with _progress(s["n_epochs"], quiet=args.json) as progress_callback, \
+            _Checkpoints(args, s, [], info) as ckpt:
+        result = fit(s["config"], s["x"], s["y"], loss=s["loss"],
+                     batch_size=s["batch_size"],
+                     callbacks=[progress_callback, ckpt.callback], **ckpt.fit_kwargs())
+        ckpt.save(result.state, result.history, result.optimizer)
     loss_fn = LOSSES[s["loss"]]
     x = np.asarray(s["x"], s["config"].np_dtype)
     outputs = loss_fn.link(predict_raw(result.params, s["config"], x))[0]
@@ -504,7 +539,9 @@ def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
                                         stratify=stratify)
         parts = {"train": (x, y), "validation": (x_val, y_val),
                  "test": (x_test, y_test)}
+    scaling = None
     if scale:
+        scaling = _scaling_of(parts["train"][0])  # saved with --save (branch persist)
         scaled = standardize(*(xy[0] for xy in parts.values()))
         parts = {k: (xs, xy[1])
                  for (k, xy), xs in zip(parts.items(), scaled, strict=True)}
@@ -513,7 +550,8 @@ def _split_parts(args: argparse.Namespace, data: Any, validation_split: float,
         if not stratify else (0.0, 1.0)
     targets = {k: encode_targets((y - mean) / std if not stratify else y, data.task,
                                  data.n_classes) for k, (_, y) in parts.items()}
-    return {"parts": parts, "targets": targets, "y_shift": (mean, std)}
+    return {"parts": parts, "targets": targets, "y_shift": (mean, std),
+            "scaling": scaling}
 
 
 def _dataset_setup(args: argparse.Namespace, data: Any, recipe: Any) -> dict[str, Any]:
@@ -594,13 +632,18 @@ def _run_train_dataset(args: argparse.Namespace) -> int:
     if not args.json:
         _print_dataset_settings(settings)
     start = time.perf_counter()
-    with _progress(s["n_epochs"], quiet=args.json) as progress_callback:
+    info = {"features": list(data.feature_names), "target": args.target or "target",
+            "task": data.task, "target_shift": list(split["y_shift"])}
+    with _progress(s["n_epochs"], quiet=args.json) as progress_callback, \
+            _Checkpoints(args, s, callbacks, info, split.get("scaling"),
+                         data.classes or None) as ckpt:
+        callbacks = ckpt.callbacks
         result = fit(s["config"], parts["train"][0], targets["train"], loss=s["loss"],
-                     optimizer=s["optimizer"], n_epochs=s["n_epochs"],
-                     seeds=[s["seed"]], batch_size=s["batch_size"],
-                     callbacks=[*callbacks, progress_callback],
+                     batch_size=s["batch_size"],
+                     callbacks=[*callbacks, progress_callback, ckpt.callback],
                      validation_data=(parts["validation"][0], targets["validation"])
-                     if "validation" in parts else None)
+                     if "validation" in parts else None, **ckpt.fit_kwargs())
+        ckpt.save(result.state, result.history, result.optimizer)
     fit_seconds = time.perf_counter() - start
     metrics = {
         k: _part_metrics(result.params, s["config"], data, x, y, split["y_shift"])
@@ -971,4 +1014,459 @@ def _run_lr_find(args: argparse.Namespace) -> int:
     print(f"suggested learning rate: {r.suggested_rate:.3g}")
     if not args.no_plot:
         print(f"loss against rate written to {args.plot}")
+    return 0
+# ---------------------------------------------------------------- checkpoints, resume
+# (``train --save/--checkpoint-every/--resume`` and ``predict``; owner: branch persist)
+
+
+def _add_checkpoint_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("checkpoints")
+    g.add_argument(
+        "--save",
+        metavar="PATH",
+        help="write the model and its training state to PATH (.safetensors) "
+        "at the end, every --checkpoint-every epochs, and on Ctrl-C (exit 130)",
+    )
+    g.add_argument(
+        "--checkpoint-every",
+        type=int,
+        metavar="N",
+        help="with --save: also write a checkpoint every N epochs",
+    )
+    g.add_argument(
+        "--resume",
+        metavar="PATH",
+        help="continue the run saved in PATH exactly (its settings and data); "
+        "only --epochs (the new total), --save, --checkpoint-every and the "
+        "output options may be given with it",
+    )
+
+
+# options a resumed run may set; everything else comes from the saved command
+_RESUME_OPTIONS = (
+    "resume",
+    "save",
+    "checkpoint_every",
+    "epochs",
+    "json",
+    "plot",
+    "no_plot",
+    "argv",
+    "run",
+)
+
+
+def _resumed_args(args: argparse.Namespace) -> argparse.Namespace:
+    """With --resume: the saved run's arguments, plus this call's output options."""
+    args.checkpoint = None
+    every = args.checkpoint_every
+    if every is not None and (every < 1 or not (args.save or args.resume)):
+        raise UsageError(
+            "--checkpoint-every needs --save PATH (or --resume) and N >= 1"
+        )
+    if args.resume is None:
+        return args
+    defaults = vars(_build_parser().parse_args(["train"]))
+    extra = [
+        k
+        for k, v in vars(args).items()
+        if k not in _RESUME_OPTIONS and v != defaults.get(k)
+    ]
+    if extra:
+        raise UsageError(
+            f"--resume takes the settings from the file; got "
+            f"--{extra[0].replace('_', '-')}"
+        )
+    from .serialization import load
+
+    checkpoint = load(args.resume)
+    saved = checkpoint.info.get("argv")
+    if (
+        checkpoint.state is None
+        or not isinstance(saved, list)
+        or not saved
+        or saved[0] != "train"
+        or not all(isinstance(a, str) for a in saved)
+    ):
+        raise UsageError(f"{args.resume} holds no run saved by 'mlplab train --save'")
+    resumed = _build_parser().parse_args(saved)
+    for key in _RESUME_OPTIONS:
+        if key not in ("argv", "run") and (key != "epochs" or args.epochs is not None):
+            setattr(resumed, key, getattr(args, key))
+    resumed.save = args.save or args.resume
+    resumed.argv, resumed.checkpoint = saved, checkpoint
+    return resumed
+
+
+class _Checkpoints:
+    """Fit arguments for a new or resumed run; saves on schedule, at the end, on Ctrl-C.
+
+    Ctrl-C only sets a flag: the run stops at the end of the current epoch (so the
+    saved state is an epoch boundary and resumes exactly), writes the checkpoint and
+    exits with 130. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        s: dict[str, Any],
+        callbacks: list[Any],
+        info: dict[str, Any],
+        scaler: Any = None,
+        classes: Any = None,
+    ) -> None:
+        self.args, self.s, self.scaler, self.classes = args, s, scaler, classes
+        self.checkpoint = args.checkpoint
+        self.callbacks = (
+            list(self.checkpoint.callbacks) if self.checkpoint else callbacks
+        )
+        self.info = {**info, "argv": list(args.argv)}
+        self.interrupted = False
+
+    def fit_kwargs(self) -> dict[str, Any]:
+        """``optimizer``, ``n_epochs`` and either ``seeds`` or the saved run."""
+        c = self.checkpoint
+        if c is None:
+            return {
+                "optimizer": self.s["optimizer"],
+                "n_epochs": self.s["n_epochs"],
+                "seeds": [self.s["seed"]],
+            }
+        return {
+            "optimizer": c.optimizer,
+            "state": c.state,
+            "history": c.history,
+            "n_epochs": max(self.s["n_epochs"] - c.state.epoch, 0),
+        }
+
+    def __enter__(self) -> _Checkpoints:
+        import signal
+
+        self.previous = None
+        if self.args.save:
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        import signal
+
+        self.interrupted = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def callback(self, view: Any) -> None:
+        """After each epoch: write a checkpoint when due or interrupted."""
+        every = self.args.checkpoint_every
+        due = every is not None and view.epoch % every == 0
+        if self.args.save and (due or self.interrupted):
+            history = _history_rows(view.history, view.row + 1)
+            self.save(view.state, history, view.optimizer)
+        if self.interrupted:
+            print(
+                f"mlplab: checkpoint at epoch {view.epoch} saved to {self.args.save}; "
+                f"continue with: mlplab train --resume {self.args.save}",
+                file=sys.stderr,
+            )
+            raise KeyboardInterrupt
+
+    def save(self, state: Any, history: Any, optimizer: Any) -> None:
+        """Write the run to --save (atomically)."""
+        from .serialization import save
+
+        if not self.args.save:
+            return
+        save(
+            self.args.save,
+            self.s["config"],
+            loss=self.s["loss"],
+            state=state,
+            optimizer=optimizer,
+            history=history,
+            seeds=[self.s["seed"]],
+            callbacks=self.callbacks,
+            scaler=self.scaler,
+            classes=self.classes,
+            info=self.info,
+        )
+
+
+def _history_rows(history: Any, n_rows: int) -> Any:
+    """Return the first ``n_rows`` epochs of a history (the rest are not run yet)."""
+    from .training import History
+
+    return History(
+        {k: v[:n_rows] for k, v in history.metrics.items()},
+        history.diverged_epoch.copy(),
+    )
+
+
+def _scaling_of(x_train: Any) -> Any:
+    """Return the training part's standard scaling, fitted as ``standardize`` does."""
+    from sklearn.preprocessing import StandardScaler
+
+    from .serialization import Scaling
+
+    scaler = StandardScaler().fit(x_train)
+    return Scaling(scaler.mean_, scaler.scale_)
+
+
+# ---------------------------------------------------------------- predict
+
+
+def _add_predict(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict with a saved model on a CSV file",
+        description="Apply a model saved by 'mlplab train --save' (its "
+        "input scaling included) to the rows of a CSV file whose header "
+        "names the model's feature columns. Classifiers give the label and "
+        "the probability of each class. When the CSV also holds the "
+        "target column, the accuracy (or RMSE) is reported.",
+    )
+    p.add_argument(
+        "model", metavar="MODEL", help="a .safetensors file from train --save"
+    )
+    p.add_argument("--data", metavar="FILE.csv", required=True, help="rows to predict")
+    p.add_argument("--output", metavar="PREDS.csv", help="write the predictions here")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(run=_run_predict)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from .serialization import load
+
+    model = load(args.model)
+    features = model.info.get("features")
+    if not isinstance(features, list) or not all(isinstance(f, str) for f in features):
+        raise UsageError(
+            f"{args.model} does not name its feature columns (save it with "
+            "'mlplab train --save')"
+        )
+    if len(features) != model.config.n_features:
+        raise UsageError(
+            f"{args.model}: info.features names {len(features)} columns; "
+            f"the network takes {model.config.n_features}"
+        )
+    target = model.info.get("target")
+    x, truth = _read_predict_csv(
+        args.data, features, target if isinstance(target, str) else None
+    )
+    result = _predict_rows(model, x)
+    if truth is not None:
+        result.update(_score(model, result, truth))
+    if args.output:
+        _write_predictions(args.output, result)
+    if args.json:
+        print(json.dumps({"model": str(args.model), "data": str(args.data), **result}))
+        return 0
+    _print_predictions(args, result)
+    return 0
+
+
+def _read_predict_csv(
+    path: str, features: list[str], target: str | None
+) -> tuple[Any, list[str] | None]:
+    """Return the feature columns in the model's order, and the target cells."""
+    import csv
+
+    import numpy as np
+
+    try:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.reader(f) if any(c.strip() for c in r)]
+    except OSError as e:
+        raise UsageError(f"cannot read CSV file {path!r}: {e.strerror}") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise UsageError(f"{path}: not a readable CSV file ({e})") from None
+    if len(rows) < 2:
+        raise UsageError(f"{path}: needs a header row and at least one data row")
+    header = [h.strip() for h in rows[0]]
+    missing = [f for f in features if f not in header]
+    extra = [h for h in header if h not in features and h != target]
+    if missing or extra or len(set(header)) != len(header):
+        raise UsageError(
+            f"{path}: columns must be the model's {len(features)} features"
+            f"{f' (plus the target {target!r})' if target else ''}; "
+            + (f"missing {', '.join(map(repr, missing[:5]))}" if missing else "")
+            + ("; " if missing and extra else "")
+            + (f"unexpected {', '.join(map(repr, extra[:5]))}" if extra else "")
+            + ("duplicate column names" if not missing and not extra else "")
+        )
+    index = [header.index(f) for f in features]
+    x = np.empty((len(rows) - 1, len(features)))
+    for i, row in enumerate(rows[1:]):
+        if len(row) != len(header):
+            raise UsageError(
+                f"{path}: line {i + 2} has {len(row)} cells; expected {len(header)}"
+            )
+        for j, col in enumerate(index):
+            try:
+                x[i, j] = float(row[col])
+            except ValueError:
+                raise UsageError(
+                    f"{path}: non-numeric value {row[col]!r} at line {i + 2}, "
+                    f"column {features[j]!r}"
+                ) from None
+    if not np.all(np.isfinite(x)):
+        raise UsageError(f"{path}: features must be finite numbers")
+    truth = (
+        [row[header.index(target)].strip() for row in rows[1:]]
+        if target in header
+        else None
+    )
+    return x, truth
+
+
+def _predict_rows(model: Any, x: Any) -> dict[str, Any]:
+    """Labels and class probabilities (averaged over members), or values."""
+    import numpy as np
+
+    from .losses import LOSSES
+    from .network import predict_raw
+
+    if model.scaler is not None:
+        x = model.scaler.transform(x)
+    out = predict_raw(model.params, model.config, np.asarray(x, model.config.np_dtype))
+    linked = np.mean(LOSSES[model.loss].link(out), axis=0)  # (n_samples, n_outputs)
+    if not model.classes:
+        mean, std = model.info.get("target_shift", [0.0, 1.0])
+        values = linked[:, 0] * std + mean if linked.shape[1] == 1 else linked
+        return {"predictions": values.tolist()}
+    probs = np.hstack([1.0 - linked, linked]) if linked.shape[1] == 1 else linked
+    # Labels from the logits, as train scores them (sigmoid(z) may round to 0.5).
+    logits = np.mean(out, axis=0)
+    index = (
+        (logits[:, 0] > 0).astype(int)
+        if linked.shape[1] == 1
+        else np.argmax(logits, axis=1)
+    )
+    labels = [model.classes[i] for i in index]
+    return {
+        "classes": list(model.classes),
+        "predictions": labels,
+        "probabilities": probs.tolist(),
+    }
+
+
+def _score(model: Any, result: dict[str, Any], truth: list[str]) -> dict[str, Any]:
+    """Accuracy against the target column (labels compared as the CSV writes them)."""
+    import numpy as np
+
+    if not model.classes:
+        y = np.array([float(t) for t in truth])
+        pred = np.asarray(result["predictions"], np.float64).reshape(len(y), -1)[:, 0]
+        return {"rmse": float(np.sqrt(np.mean((pred - y) ** 2)))}
+    unknown = sorted({t for t in truth if not any(_same_label(c, t) for c in model.classes)})
+    if unknown:
+        # A 0/1 column against labels "malignant"/"benign" would score 0% silently.
+        raise UsageError(
+            f"the target column holds {', '.join(map(repr, unknown[:3]))}, which are not "
+            f"among the model's classes {', '.join(map(repr, model.classes))}"
+        )
+    hits = [
+        _same_label(p, t) for p, t in zip(result["predictions"], truth, strict=True)
+    ]
+    return {"accuracy": float(np.mean(hits))}
+
+
+def _same_label(label: Any, cell: str) -> bool:
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        try:
+            return float(cell) == float(label)
+        except ValueError:
+            return False
+    return str(label) == cell
+
+
+def _write_predictions(path: str, result: dict[str, Any]) -> None:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        classes = result.get("classes")
+        writer.writerow(["prediction", *(f"p_{c}" for c in classes or [])])
+        for i, label in enumerate(result["predictions"]):
+            writer.writerow([label, *(result["probabilities"][i] if classes else [])])
+
+
+def _print_predictions(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    classes = result.get("classes")
+    table = Table()
+    table.add_column("row", justify="right")
+    table.add_column("prediction")
+    for c in classes or []:
+        table.add_column(f"p({c})", justify="right")
+    shown = min(10, len(result["predictions"]))
+    for i in range(shown):
+        probs = [f"{p:.4f}" for p in result["probabilities"][i]] if classes else []
+        label = result["predictions"][i]
+        table.add_row(str(i + 1), f"{label:.6g}" if not classes else str(label), *probs)
+    console.print(table)
+    if shown < len(result["predictions"]):
+        console.print(f"(first {shown} of {len(result['predictions'])} rows)")
+    if "accuracy" in result:
+        console.print(f"accuracy {100 * result['accuracy']:.2f}% on {args.data}")
+    if "rmse" in result:
+        console.print(f"RMSE {result['rmse']:.4g} on {args.data}")
+    if args.output:
+        console.print(f"predictions written to {args.output}")
+
+
+# ---------------------------------------------------------------- playground
+
+
+def _add_playground(sub: Any) -> None:
+    p = sub.add_parser(
+        "playground", help="a local web page to train networks live",
+        description="Serve the mlplab playground: a web page to train a network "
+        "live, change the learning rate and momentum while it runs, see the decision "
+        "boundary and the diagnosis, and ask how often a setting works over many "
+        "seeds. It binds to 127.0.0.1 (this machine only) unless --host says "
+        "otherwise, and needs no internet. Limits (playground_core.LIMITS): 4 hidden "
+        "layers of at most 32 units, 1000 points, 100000 epochs, 1000 seeds, and "
+        "seeds x epochs x steps per epoch <= 5,000,000 for a multi-seed run. "
+        "Needs the extra: pip install 'mlplab[playground]'.")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.set_defaults(run=_run_playground)
+
+
+def _run_playground(args: argparse.Namespace) -> int:
+    import os
+    import socket
+
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as e:
+        raise UsageError(f"the playground needs starlette and uvicorn ({e.name} is "
+                         "missing): pip install 'mlplab[playground]'") from None
+    from .playground import serve
+
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be in 0..65535; got {args.port}")
+    try:  # fail with one line now rather than a uvicorn traceback later
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as e:
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        address = f"{args.host}:{args.port}"
+        raise UsageError(f"cannot listen on {address}: {reason}") from None
+    loopback = args.host in ("127.0.0.1", "localhost", "::1")
+    where = ("loopback only: other machines cannot connect" if loopback else
+             "reachable from other machines: anyone who can reach this port can use it")
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"mlplab playground on http://{shown}:{args.port}/ ({where}); "
+          "Ctrl+C stops it", flush=True)
+    serve(args.host, args.port)
     return 0

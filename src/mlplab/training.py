@@ -99,7 +99,9 @@ class EpochView(NamedTuple):
     ``epoch`` counts every epoch of the run (also across resumed calls);
     ``row`` is this epoch's row in ``history`` (this call's epochs);
     ``params`` are the weights after the epoch and ``optimizer`` the one in
-    force; ``last`` is true on the call's final epoch.
+    force; ``last`` is true on the call's final epoch. ``n_epochs`` is the
+    epoch this call ends at. ``state`` is the whole run state after the epoch
+    (for checkpoints; never modify it).
     """
 
     epoch: int
@@ -110,6 +112,7 @@ class EpochView(NamedTuple):
     params: Params | None = None
     optimizer: Any = None
     last: bool = False
+    state: TrainState | None = None
 
     def latest(self, metric: str) -> Array:
         """Return this epoch's ``metric`` for every member, shape ``(K,)``."""
@@ -133,10 +136,15 @@ class Decision(NamedTuple):
 
 
 class FitResult(NamedTuple):
-    """What ``fit`` returns: the final state and the history."""
+    """What ``fit`` returns: the final state, the history, the optimizer in force.
+
+    ``optimizer`` differs from the one passed to ``fit`` when a callback
+    changed the learning rate; continue a run with it.
+    """
 
     state: TrainState
     history: History
+    optimizer: Any = None
 
     @property
     def params(self) -> Params:
@@ -167,6 +175,8 @@ def fit(  # noqa: PLR0913
     state: TrainState | None = None,
     callbacks: Sequence[Callable[[EpochView], Any]] = (),
     validation_data: tuple[Array, Array] | None = None,
+    history: History | None = None,
+    sample_weight: Array | None = None,
 ) -> FitResult:
     """Train one member per seed for ``n_epochs`` epochs.
 
@@ -201,6 +211,15 @@ def fit(  # noqa: PLR0913
     validation_data : (x_val, y_val), optional
         Held-out rows, shared or per member like ``x`` and ``y``; their loss
         (and accuracy) after every epoch goes to ``history.metrics``.
+    history : History, optional
+        The history of the run that ``state`` continues; the returned history
+        then holds its epochs followed by this call's, as if the run had
+        never stopped.
+    sample_weight : array, shape (n_samples,), optional
+        Non-negative weight of each training row in the loss (see ``losses``:
+        weighted sums, and weighted means normalised by the batch's total
+        weight). Rows keep their weights when shuffled. None weighs every row
+        equally; validation rows are never weighted.
 
     Returns
     -------
@@ -222,18 +241,22 @@ def fit(  # noqa: PLR0913
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 or None; got {batch_size}")
     full_batch = batch_size is None or batch_size >= n_samples
+    weights = _check_sample_weight(sample_weight, n_samples, x.dtype)
     if state is None:
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
-    history = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
-                             validation_data is not None, callbacks)
+    new_rows = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
+                              validation_data is not None, callbacks)
+    history, first_row = _continued_history(history, new_rows)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
         # (Underflow in the softmax's exp is 0 by design, as in ``softmax``.)
-        state = _run_epochs(state, config, loss_fn, optimizer, x, y, batch_size,
-                            shuffle, full_batch, history, n_epochs, callbacks,
-                            validation_data)
+        state, optimizer = _run_epochs(
+            state, config, loss_fn, optimizer, x, y, batch_size, shuffle, full_batch,
+            history, n_epochs, callbacks, validation_data, first_row,
+            sample_weight=weights,
+        )
     diverged = np.flatnonzero(history.diverged_epoch >= 0)
     if diverged.size:
         warnings.warn(
@@ -243,35 +266,74 @@ def fit(  # noqa: PLR0913
             DivergenceWarning,
             stacklevel=2,
         )
-    return FitResult(state, history)
+    return FitResult(state, history, optimizer)
 
 
 def _run_epochs(
     state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any, x: Array,
     y: Array, batch_size: int | None, shuffle: bool, full_batch: bool,
     history: History, n_epochs: int, callbacks: Sequence[Callable[[EpochView], Any]],
-    validation_data: tuple[Array, Array] | None,
-) -> TrainState:
-    """Run the epochs: train, advance the epoch, record, apply callback decisions."""
+    validation_data: tuple[Array, Array] | None, first_row: int = 0,
+    sample_weight: Array | None = None,
+) -> tuple[TrainState, Any]:
+    """The epoch loop: train, advance the epoch, record, apply callback decisions."""
+    last_row = first_row + n_epochs - 1
     # Steps run on preallocated buffers (workspace.py); between epochs the
     # state holds copies, so callbacks may keep or replace them freely.
     ws = Workspace(config, loss_fn, len(state.active))
-    for row in range(n_epochs):
+    for row in range(first_row, last_row + 1):
         ws.load(state.params, state.opt_state, optimizer)
         if full_batch:
-            state = _step(state, ws, x, y, history, row)
+            state = _step(state, ws, x, y, history, row, sample_weight)
         else:
-            state = _minibatch_epoch(state, ws, x, y, batch_size, shuffle, history, row)  # type: ignore[arg-type]
+            state = _minibatch_epoch(
+                state, ws, x, y, batch_size, shuffle, history, row,  # type: ignore[arg-type]
+                sample_weight,
+            )
         params, opt_state = ws.export()
-        state = state._replace(params=params, opt_state=opt_state, epoch=state.epoch + 1)
+        state = state._replace(
+            params=params, opt_state=opt_state, epoch=state.epoch + 1
+        )
         _record_epoch(history, row, state, config, loss_fn, optimizer, validation_data)
         state, optimizer, stopped = _apply_callbacks(
-            callbacks, state, optimizer, history, row, n_epochs
+            callbacks, state, optimizer, history, row, last_row
         )
         if stopped and not state.active.any():
             history.metrics = {k: v[: row + 1] for k, v in history.metrics.items()}
             break
-    return state
+    return state, optimizer
+
+
+def _continued_history(previous: History | None, new: History) -> tuple[History, int]:
+    """Return ``previous``'s rows followed by ``new``'s, and the first new row.
+
+    A metric only one part records is NaN in the other part's rows.
+    """
+    if previous is None or not previous.metrics:
+        return new, 0
+    n_members = new.diverged_epoch.shape[0]
+    if previous.diverged_epoch.shape != (n_members,):
+        raise ValueError(
+            f"history.diverged_epoch must have {n_members} entries (one per member); "
+            f"got shape {previous.diverged_epoch.shape}"
+        )
+    n_old, n_new = previous.n_epochs, new.n_epochs
+    metrics = {}
+    for name in [*previous.metrics, *(m for m in new.metrics if m not in previous.metrics)]:
+        old = previous.metrics.get(name)
+        if old is not None and old.shape != (n_old, n_members):
+            raise ValueError(
+                f"history metric {name!r} must be ({n_old}, {n_members}) to continue "
+                f"a run of {n_members} members; got shape {old.shape}"
+            )
+        dtype = old.dtype if old is not None else new.metrics[name].dtype
+        blank = np.full((n_old + n_new, n_members), np.nan, dtype)
+        if old is not None:
+            blank[:n_old] = old
+        if name in new.metrics:
+            blank[n_old:] = new.metrics[name]
+        metrics[name] = blank
+    return History(metrics, previous.diverged_epoch.copy()), n_old
 
 
 def _as_arrays(
@@ -328,14 +390,14 @@ def _current_rate(optimizer: Any, state: TrainState) -> Array:
 
 def _apply_callbacks(
     callbacks: Sequence[Callable[[EpochView], Any]], state: TrainState, optimizer: Any,
-    history: History, row: int, n_epochs: int,
+    history: History, row: int, last_row: int,
 ) -> tuple[TrainState, Any, bool]:
     """Ask each callback in turn and apply its decision; True if any stopped members."""
     stopped = False
     for callback in callbacks:
-        last = row == n_epochs - 1
-        view = EpochView(state.epoch, n_epochs, history, state.active, row,
-                         state.params, optimizer, last)
+        view = EpochView(state.epoch, state.epoch + last_row - row, history,
+                         state.active, row, state.params, optimizer, row == last_row,
+                         state)
         decision = _as_decision(callback(view))
         if decision.params is not None:
             state = state._replace(params=decision.params)
@@ -408,6 +470,29 @@ def _check_data(config: MLPConfig, x: Array, y: Array, loss_fn: Any) -> None:
         )
 
 
+def _check_sample_weight(
+    sample_weight: Array | None, n_samples: int, dtype: Any
+) -> Array | None:
+    """Check per-row weights at the edge: ``(n_samples,)``, finite, >= 0, not all 0."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=dtype)
+    if w.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must have shape ({n_samples},) (one weight per row); "
+            f"got {w.shape}"
+        )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(
+            "sample_weight must be finite and >= 0; got a negative or non-finite weight"
+        )
+    if not np.any(w > 0):
+        raise ValueError(
+            "sample_weight must hold at least one non-zero weight; got all zeros"
+        )
+    return w
+
+
 def _initial_state(
     config: MLPConfig, optimizer: Any, seeds: Sequence[int], params: Params | None
 ) -> TrainState:
@@ -428,7 +513,7 @@ def _initial_state(
 
 def _minibatch_epoch(
     state: TrainState, ws: Workspace, x: Array, y: Array, batch_size: int,
-    shuffle: bool, history: History, row: int,
+    shuffle: bool, history: History, row: int, sample_weight: Array | None = None,
 ) -> TrainState:
     """One pass over shuffled mini-batches; records the epoch's combined loss."""
     n_samples = x.shape[-2]
@@ -443,15 +528,22 @@ def _minibatch_epoch(
         stop = min(start + batch_size, n_samples)
         buf = ws.buffers(stop - start, x, y, gathered=order is not None)
         if order is None:
-            xb, yb = x[..., start:stop, :], y[..., start:stop, :]
+            rows: Any = slice(start, stop)
+            xb, yb = x[..., rows, :], y[..., rows, :]
         else:
-            xb = ws.gather(x, order[:, start:stop], buf.x)
-            yb = ws.gather(y, order[:, start:stop], buf.y)
-        state, batch_loss, out = _update(state, ws, xb, yb, buf, history)
-        share = (stop - start) / n_samples
-        total += batch_loss if loss_name == "sse" else share * batch_loss
+            rows = order[:, start:stop]  # (K, B): each member's rows
+            xb, yb = ws.gather(x, rows, buf.x), ws.gather(y, rows, buf.y)
+        wb = None if sample_weight is None else sample_weight[rows]
+        state, batch_loss, out = _update(state, ws, xb, yb, buf, history, wb)
+        share: Any = (stop - start) / n_samples
+        if loss_name == "sse":
+            total += batch_loss
+        else:  # a weighted mean's share is its batch's share of the total weight
+            if wb is not None:
+                share = np.sum(wb, axis=-1) / np.sum(sample_weight)  # type: ignore[arg-type]
+            total += share * batch_loss
         if correct is not None:
-            correct += share * accuracy(out, yb, loss_name)
+            correct += ((stop - start) / n_samples) * accuracy(out, yb, loss_name)
     history.metrics["loss"][row] = total
     if correct is not None:
         history.metrics["accuracy"][row] = correct
@@ -460,10 +552,11 @@ def _minibatch_epoch(
 
 def _step(
     state: TrainState, ws: Workspace, x: Array, y: Array, history: History, row: int,
+    sample_weight: Array | None = None,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
     buf = ws.buffers(x.shape[-2], x, y, gathered=False)
-    state, batch_loss, out = _update(state, ws, x, y, buf, history)
+    state, batch_loss, out = _update(state, ws, x, y, buf, history, sample_weight)
     history.metrics["loss"][row] = batch_loss
     if ws.loss_fn.from_logits:
         history.metrics["accuracy"][row] = accuracy(out, y, ws.loss_fn.name)
@@ -472,6 +565,7 @@ def _step(
 
 def _update(
     state: TrainState, ws: Workspace, x: Array, y: Array, buf: Any, history: History,
+    sample_weight: Array | None = None,
 ) -> tuple[TrainState, Array, Array]:
     """Forward, loss, backward and one update for every active member.
 
@@ -480,7 +574,7 @@ def _update(
     member whose loss or new weights are not finite stops: ``ws.step`` kept
     its last finite weights, and its epoch goes to ``diverged_epoch``.
     """
-    batch_loss, ok, out = ws.step(x, y, buf, state.active)
+    batch_loss, ok, out = ws.step(x, y, buf, state.active, sample_weight)
     if not ok.all():
         history.diverged_epoch[state.active & ~ok] = state.epoch
         state = state._replace(active=state.active & ok)

@@ -220,7 +220,12 @@ class Workspace:
     # ------------------------------------------------------------ the step
 
     def step(
-        self, x: Array, y: Array, buf: _Buffers, active: BoolArray
+        self,
+        x: Array,
+        y: Array,
+        buf: _Buffers,
+        active: BoolArray,
+        sample_weight: Array | None = None,
     ) -> tuple[Array, BoolArray, Array]:
         """Run forward, loss, backward and one update of every active member.
 
@@ -229,10 +234,11 @@ class Workspace:
         outputs ``(K, B, n_outputs)`` before the step (a buffer: valid until
         the next step; not kept for a ReLU output layer, whose backward pass
         overwrites it). Members not ``active & ok`` keep their weights and
-        optimizer state.
+        optimizer state. ``sample_weight`` ``(B,)`` or ``(K, B)`` weighs the
+        rows in the loss (then computed by the loss object, not in place).
         """
         acts = self._forward(x, buf)
-        loss = self._loss(acts[-1], y, buf)
+        loss = self._loss(acts[-1], y, buf, sample_weight)
         self._backward(x, acts, buf)
         state = self._update()
         ok = np.isfinite(loss)
@@ -280,12 +286,15 @@ class Workspace:
             acts.append(a)
         return acts
 
-    def _loss(self, out: Array, y: Array, buf: _Buffers) -> Array:
+    def _loss(
+        self, out: Array, y: Array, buf: _Buffers, sample_weight: Array | None
+    ) -> Array:
         """Return the batch loss ``(K,)``; put its gradient in ``buf.grad[-1]``."""
-        if self.loss_fn.name == "cross_entropy":
+        if self.loss_fn.name == "cross_entropy" and sample_weight is None:
             return _softmax_cross_entropy(out, y, buf.grad[-1], buf.rows, buf.tmp)
-        np.copyto(buf.grad[-1], self.loss_fn.grad(out, y))
-        return self.loss_fn.value(out, y)  # type: ignore[no-any-return]
+        grad = self.loss_fn.grad(out, y, sample_weight=sample_weight)
+        np.copyto(buf.grad[-1], grad)
+        return self.loss_fn.value(out, y, sample_weight=sample_weight)  # type: ignore[no-any-return]
 
     def _activation_backward(self, i: int, acts: list[Array], buf: _Buffers) -> None:
         """Turn ``buf.grad[i]`` from d loss / d ``a_i`` into d loss / d ``z_i``."""

@@ -28,7 +28,9 @@ from mlplab.schedules import Constant
 from mlplab.training import DivergenceWarning, fit
 
 
-def reference_fit(config, x, y, *, loss, optimizer, n_epochs, seeds, batch_size):
+def reference_fit(
+    config, x, y, *, loss, optimizer, n_epochs, seeds, batch_size, sample_weight=None
+):
     """The training loop written with the pure functions only (no guard)."""
     loss_fn = LOSSES[loss]
     params = init_params(config, seeds)
@@ -39,27 +41,32 @@ def reference_fit(config, x, y, *, loss, optimizer, n_epochs, seeds, batch_size)
     losses = []
     for _ in range(n_epochs):
         if batch_size is None or batch_size >= n:
-            batches = [(x, y)]
+            batches = [(x, y, sample_weight)]
         else:
             order = np.stack([rng.permutation(n) for rng in rngs])
             xe = x[order] if x.ndim == 2 else np.take_along_axis(x, order[..., None], 1)
             ye = y[order]
+            we = None if sample_weight is None else sample_weight[order]
             batches = [
-                (xe[:, s : s + batch_size], ye[:, s : s + batch_size])
+                (
+                    xe[:, s : s + batch_size],
+                    ye[:, s : s + batch_size],
+                    None if we is None else we[:, s : s + batch_size],
+                )
                 for s in range(0, n, batch_size)
             ]
         total = 0.0
-        for xb, yb in batches:
+        for xb, yb, wb in batches:
             out, caches = forward(params, config, xb)
-            value = loss_fn.value(out, yb)
-            # mse and bce divide by np.prod(...), an int64 that makes float32
-            # float64 (fixed on other branches); fit's float32 buffers cast back.
-            grad_out = loss_fn.grad(out, yb).astype(x.dtype)
+            value = loss_fn.value(out, yb, sample_weight=wb)
+            grad_out = loss_fn.grad(out, yb, sample_weight=wb)
             grads = backward(params, config, caches, grad_out)
             updates, state = optimizer.update(param_arrays(grads), state, arrays)
             arrays = apply_updates(arrays, updates)
             params = with_arrays(params, arrays)
             share = 1.0 if loss == "sse" else xb.shape[-2] / n
+            if wb is not None and loss != "sse":
+                share = np.sum(wb, axis=-1) / np.sum(sample_weight)
             total = total + share * value
         losses.append(total)
     return arrays, state, np.array(losses)
@@ -269,3 +276,25 @@ def test_only_classical_and_lr_inside_without_decay_are_elementwise():
     assert not SGD(0.1, 0.9, weight_decay=0.1).elementwise
     assert not SGD(0.1, 0.9, momentum_style="ema").elementwise
     assert not SGD(0.1, 0.9, momentum_style="dampened").elementwise
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize(
+    ("loss", "batch"), [("cross_entropy", 8), ("mse", None), ("sse", 10)]
+)
+def test_sample_weights_give_the_bits_of_the_reference_loop(loss, batch, dtype):
+    config = MLPConfig(
+        (5, 6, 3), activation="relu", output_activation="identity", dtype=dtype
+    )
+    x, y = X.astype(dtype), Y.astype(dtype)
+    weights = np.random.default_rng(3).uniform(0, 2, len(x)).astype(dtype)
+    kwargs = dict(
+        loss=loss, optimizer=SGD(0.01, 0.9), n_epochs=3, seeds=(0, 1), batch_size=batch
+    )
+    result = fit(config, x, y, sample_weight=weights, **kwargs)
+    arrays, _, losses = reference_fit(config, x, y, sample_weight=weights, **kwargs)
+    for got, want in zip(param_arrays(result.params), arrays, strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(
+        result.history.loss, losses, rtol=1e-12 if dtype == "float64" else 1e-6
+    )
