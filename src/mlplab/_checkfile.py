@@ -191,14 +191,14 @@ def _check_entries(header: dict[str, Any], data_size: int) -> None:
             f"shape must be a list of at most {_MAX_NDIM} sizes; got {shape!r}",
         )
         for size in shape:
-            require_int(size, f"{field} shape", low=0)
+            require_int(size, f"{field}.shape", low=0)
         require(
             isinstance(offsets, list) and len(offsets) == 2,
             field,
             "data_offsets must be [begin, end]",
         )
-        begin = require_int(offsets[0], f"{field} data_offsets", low=0)
-        end = require_int(offsets[1], f"{field} data_offsets", low=begin)
+        begin = require_int(offsets[0], f"{field}.data_offsets", low=0)
+        end = require_int(offsets[1], f"{field}.data_offsets", low=begin)
         nbytes = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
         require(
             end - begin == nbytes,

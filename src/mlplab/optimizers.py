@@ -185,6 +185,64 @@ class SGD:
             velocities.append(v)
         return tuple(updates), SGDState(state.step + 1, tuple(velocities))
 
+    @property
+    def elementwise(self) -> bool:
+        """True when every entry follows the same rule (``update_into`` applies).
+
+        That is the classical and lr-inside styles without weight decay: the
+        step of an entry then depends on nothing but its own gradient,
+        velocity and member, so the parameters may be updated as one array.
+        """
+        return self.momentum_style in ("classical", "lr-inside") and bool(
+            np.all(np.asarray(self.weight_decay) == 0)
+        )
+
+    def update_into(
+        self, grads: Sequence[Array], step: int, params: Sequence[Array],
+        velocity: Sequence[Array], out_params: Sequence[Array],
+        out_velocity: Sequence[Array],
+    ) -> None:
+        """``update`` and ``apply_updates`` fused, written into buffers.
+
+        For an ``elementwise`` SGD at step ``step`` with velocities
+        ``velocity``: writes ``apply_updates(params, updates)`` into
+        ``out_params`` and the new velocities into ``out_velocity`` (arrays
+        shaped like ``params``, none of them an input), with the same bits as
+        ``update``, in four in-place passes per array and no temporaries.
+        ``grads`` are overwritten (used as scratch). ``fit`` runs on this
+        (the caller checks ``elementwise`` once; it is not checked per step).
+        """
+        lr = learning_rate_at(self.learning_rate, step)
+        rates: dict[int, tuple[Array, Array]] = {}  # per ndim: (a, mu) broadcastable
+        for g, v, p, new_v, new_p in zip(
+            grads, velocity, params, out_velocity, out_params, strict=True
+        ):
+            if g.ndim not in rates:
+                rates[g.ndim] = (per_member(lr, g), per_member(self.momentum, g))
+            self._one_into(g, v, p, new_v, new_p, *rates[g.ndim])
+
+    def _one_into(self, g: Array, v: Array, p: Array, new_v: Array, new_p: Array,
+                  a: Array, mu: Array) -> None:
+        """Apply ``_one`` and the add in place (classical and lr-inside rules)."""
+        np.multiply(v, mu, out=new_v)
+        if self.momentum_style == "classical":  # v <- mu v + g; w <- w - a v
+            new_v += g
+            direction = new_v
+            if self.nesterov:  # w <- w - a (g + mu v)
+                direction = np.multiply(new_v, mu, out=new_p)
+                direction += g
+            np.multiply(direction, a, out=g)
+            np.subtract(p, g, out=new_p)
+        else:  # lr-inside: v <- mu v - a g; w <- w + v
+            g *= a
+            new_v -= g
+            if self.nesterov:  # w <- w + mu v - a g
+                np.multiply(new_v, mu, out=new_p)
+                new_p -= g
+                new_p += p
+            else:
+                np.add(p, new_v, out=new_p)
+
     def _one(self, g: Array, v: Array, lr: Any, t: int) -> tuple[Array, Array]:
         """Apply the rule to one array: return ``(update, new velocity)``."""
         a = per_member(lr, g)

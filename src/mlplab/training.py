@@ -27,18 +27,9 @@ from ._types import Array, BoolArray
 from ._validation import lookup
 from .initializers import member_rngs
 from .losses import LOSSES, check_target
-from .network import (
-    MLPConfig,
-    Params,
-    backward,
-    forward,
-    init_params,
-    param_arrays,
-    predict_raw,
-    with_arrays,
-)
-from .optimizers import apply_updates
+from .network import MLPConfig, Params, init_params, param_arrays, predict_raw
 from .schedules import learning_rate_at
+from .workspace import Workspace
 
 __all__ = [
     "Decision",
@@ -257,9 +248,10 @@ def fit(
     new_rows = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
                               validation_data is not None, callbacks)
     history, first_row = _continued_history(history, new_rows)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
+        # (Underflow in the softmax's exp is 0 by design, as in ``softmax``.)
         state, optimizer = _run_epochs(
             state, config, loss_fn, optimizer, x, y, batch_size, shuffle, full_batch,
             history, n_epochs, callbacks, validation_data, first_row,
@@ -286,17 +278,22 @@ def _run_epochs(
 ) -> tuple[TrainState, Any]:
     """The epoch loop: train, advance the epoch, record, apply callback decisions."""
     last_row = first_row + n_epochs - 1
+    # Steps run on preallocated buffers (workspace.py); between epochs the
+    # state holds copies, so callbacks may keep or replace them freely.
+    ws = Workspace(config, loss_fn, len(state.active))
     for row in range(first_row, last_row + 1):
+        ws.load(state.params, state.opt_state, optimizer)
         if full_batch:
-            state = _step(state, config, loss_fn, optimizer, x, y, history, row,
-                          sample_weight=sample_weight)
+            state = _step(state, ws, x, y, history, row, sample_weight)
         else:
             state = _minibatch_epoch(
-                state, config, loss_fn, optimizer, x, y,
-                batch_size, shuffle, history, row,  # type: ignore[arg-type]
-                sample_weight=sample_weight,
+                state, ws, x, y, batch_size, shuffle, history, row,  # type: ignore[arg-type]
+                sample_weight,
             )
-        state = state._replace(epoch=state.epoch + 1)
+        params, opt_state = ws.export()
+        state = state._replace(
+            params=params, opt_state=opt_state, epoch=state.epoch + 1
+        )
         _record_epoch(history, row, state, config, loss_fn, optimizer, validation_data)
         state, optimizer, stopped = _apply_callbacks(
             callbacks, state, optimizer, history, row, last_row
@@ -527,95 +524,72 @@ def _initial_state(
 
 
 def _minibatch_epoch(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, batch_size: int, shuffle: bool, history: History, row: int,
-    sample_weight: Array | None = None,
+    state: TrainState, ws: Workspace, x: Array, y: Array, batch_size: int,
+    shuffle: bool, history: History, row: int, sample_weight: Array | None = None,
 ) -> TrainState:
     """One pass over shuffled mini-batches; records the epoch's combined loss."""
     n_samples = x.shape[-2]
-    w_epoch = sample_weight
-    if shuffle:
-        # One permutation per member per epoch, applied once (a single copy).
-        order = np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
-        x_epoch, y_epoch = _take_rows(x, order), _take_rows(y, order)
-        if sample_weight is not None:
-            w_epoch = sample_weight[order]  # (K, n_samples): each member's order
-    else:
-        x_epoch, y_epoch = x, y
+    loss_name = ws.loss_fn.name
+    # One permutation per member per epoch; each batch's rows are gathered
+    # from it straight into a buffer (no shuffled copy of the data).
+    order = (np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
+             if shuffle else None)
     total = np.zeros(len(state.active), x.dtype)
-    correct = np.zeros(len(state.active), x.dtype) if loss_fn.from_logits else None
+    correct = np.zeros(len(state.active), x.dtype) if ws.loss_fn.from_logits else None
     for start in range(0, n_samples, batch_size):
-        xb = x_epoch[..., start:start + batch_size, :]
-        yb = y_epoch[..., start:start + batch_size, :]
-        wb = None if w_epoch is None else w_epoch[..., start:start + batch_size]
-        state, batch_loss, out = _update(
-            state, config, loss_fn, optimizer, xb, yb, history, row, sample_weight=wb
-        )
-        if loss_fn.name == "sse":
-            weight: Any = 1.0
-        elif wb is None:
-            weight = xb.shape[-2] / n_samples
+        stop = min(start + batch_size, n_samples)
+        buf = ws.buffers(stop - start, x, y, gathered=order is not None)
+        if order is None:
+            rows: Any = slice(start, stop)
+            xb, yb = x[..., rows, :], y[..., rows, :]
+        else:
+            rows = order[:, start:stop]  # (K, B): each member's rows
+            xb, yb = ws.gather(x, rows, buf.x), ws.gather(y, rows, buf.y)
+        wb = None if sample_weight is None else sample_weight[rows]
+        state, batch_loss, out = _update(state, ws, xb, yb, buf, history, wb)
+        share: Any = (stop - start) / n_samples
+        if loss_name == "sse":
+            total += batch_loss
         else:  # a weighted mean's share is its batch's share of the total weight
-            weight = np.sum(wb, axis=-1) / np.sum(sample_weight)  # type: ignore[arg-type]
-        total += weight * batch_loss
+            if wb is not None:
+                share = np.sum(wb, axis=-1) / np.sum(sample_weight)  # type: ignore[arg-type]
+            total += share * batch_loss
         if correct is not None:
-            correct += (xb.shape[-2] / n_samples) * accuracy(out, yb, loss_fn.name)
+            correct += ((stop - start) / n_samples) * accuracy(out, yb, loss_name)
     history.metrics["loss"][row] = total
     if correct is not None:
         history.metrics["accuracy"][row] = correct
     return state
 
 
-def _take_rows(a: Array, order: Array) -> Array:
-    """Rows of ``a`` in each member's order: ``(K, n, d)`` from shared or per-member ``a``."""
-    if a.ndim == 2:
-        return a[order] if len(order) > 1 else a[order[0]][None]
-    return np.take_along_axis(a, order[:, :, None], axis=1)
-
-
 def _step(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, history: History, row: int, sample_weight: Array | None = None,
+    state: TrainState, ws: Workspace, x: Array, y: Array, history: History, row: int,
+    sample_weight: Array | None = None,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
-    state, batch_loss, out = _update(
-        state, config, loss_fn, optimizer, x, y, history, row, sample_weight
-    )
+    buf = ws.buffers(x.shape[-2], x, y, gathered=False)
+    state, batch_loss, out = _update(state, ws, x, y, buf, history, sample_weight)
     history.metrics["loss"][row] = batch_loss
-    if loss_fn.from_logits:
-        history.metrics["accuracy"][row] = accuracy(out, y, loss_fn.name)
+    if ws.loss_fn.from_logits:
+        history.metrics["accuracy"][row] = accuracy(out, y, ws.loss_fn.name)
     return state
 
 
 def _update(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any,
-    x: Array, y: Array, history: History, row: int, sample_weight: Array | None = None,
+    state: TrainState, ws: Workspace, x: Array, y: Array, buf: Any, history: History,
+    sample_weight: Array | None = None,
 ) -> tuple[TrainState, Array, Array]:
     """Forward, loss, backward and one update for every active member.
 
     Returns the new state, the batch loss ``(K,)`` and the outputs before the
-    update (for metrics).
+    update (for metrics; a workspace buffer, valid until the next step). A
+    member whose loss or new weights are not finite stops: ``ws.step`` kept
+    its last finite weights, and its epoch goes to ``diverged_epoch``.
     """
-    out, caches = forward(state.params, config, x)
-    batch_loss = loss_fn.value(out, y, sample_weight=sample_weight)
-    grad_out = loss_fn.grad(out, y, sample_weight=sample_weight)
-    grads = backward(state.params, config, caches, grad_out)
-    arrays = param_arrays(state.params)
-    updates, opt_state = optimizer.update(param_arrays(grads), state.opt_state, arrays)
-    new_arrays = apply_updates(arrays, updates)
-    ok = np.isfinite(batch_loss)
-    for a in new_arrays:
-        ok &= np.isfinite(a.reshape(a.shape[0], -1).sum(axis=1))
-    active = state.active
-    if not np.all(ok[active]):
-        newly = active & ~ok
-        history.diverged_epoch[newly] = state.epoch
-        active = active & ok
-    if not active.all():
-        new_arrays = _select(active, new_arrays, arrays)
-        opt_state = _select(active, opt_state, state.opt_state)
-    params = with_arrays(state.params, new_arrays)
-    state = state._replace(params=params, opt_state=opt_state, active=active)
+    batch_loss, ok, out = ws.step(x, y, buf, state.active, sample_weight)
+    if not ok.all():
+        history.diverged_epoch[state.active & ~ok] = state.epoch
+        state = state._replace(active=state.active & ok)
     return state, batch_loss, out
 
 
@@ -644,13 +618,3 @@ def accuracy(out: Array, y: Array, loss: str) -> Array:
         f"accuracy needs a classification loss (cross_entropy or "
         f"binary_cross_entropy); got {loss!r}"
     )
-
-
-def _select(mask: BoolArray, new: Any, old: Any) -> Any:
-    """Per member, ``new`` where ``mask`` else ``old``, through tuples of arrays."""
-    if isinstance(new, np.ndarray) and new.ndim >= 1 and new.shape[0] == mask.shape[0]:
-        return np.where(mask.reshape((-1,) + (1,) * (new.ndim - 1)), new, old)
-    if isinstance(new, tuple):
-        items = [_select(mask, n, o) for n, o in zip(new, old, strict=True)]
-        return type(new)(*items) if hasattr(new, "_fields") else tuple(items)
-    return new

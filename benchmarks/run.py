@@ -1,0 +1,742 @@
+"""mlplab's benchmarks: one command, every figure of the performance note.
+
+    python benchmarks/run.py            # full run (>= 5 repeats), a few minutes
+    python benchmarks/run.py --quick    # smoke run on small data
+
+What it measures, in one process, alternating the contestants and repeating
+each case (median and min-max reported):
+
+- one epoch of mini-batch SGD (momentum 0.9) with softmax cross-entropy on
+  synthetic 60,000 x 784 inputs, for mlplab, PyTorch (``nn.Sequential`` +
+  ``optim.SGD`` over pre-shuffled tensors), scikit-learn's
+  ``MLPClassifier(solver="sgd")`` and the "limit": the same epoch's forward
+  and backward matrix products alone, on the same shapes and batches;
+- variants: float32 and float64, full batch, batch 32, a deeper network;
+- the peak resident memory of an mlplab fit in a fresh process, minus its
+  resident memory just before ``fit``, against the data size;
+- ``import mlplab`` against ``import numpy``, and ``mlplab --help``.
+
+The BLAS library, its kernel and thread count (threadpoolctl) and the load
+average go into the results. Full runs write ``benchmarks/results.json`` and
+``benchmarks/RESULTS.md``; ``--quick`` writes ``results-quick.json`` and
+``RESULTS-quick.md`` (not committed) instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gc
+import itertools
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SRC = ROOT / "src"
+if str(SRC) not in sys.path:  # benchmark this checkout, not an installed copy
+    sys.path.insert(0, str(SRC))
+
+LEARNING_RATE = 0.01
+MOMENTUM = 0.9
+N_FEATURES = 784
+N_CLASSES = 10
+CONTESTANTS = ("mlplab", "torch", "sklearn", "limit")
+
+Epoch = Callable[[], object]
+
+
+# ------------------------------------------------------------------ settings
+
+
+@dataclass(frozen=True)
+class Case:
+    """One epoch benchmark: an architecture, a batch size and a dtype."""
+
+    name: str
+    hidden: tuple[int, ...]
+    batch_size: int | None  # None: full batch
+    dtype: str
+    contestants: tuple[str, ...] = CONTESTANTS
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        return (N_FEATURES, *self.hidden, N_CLASSES)
+
+
+CASES = (
+    Case("784-256-10 b128 float32", (256,), 128, "float32"),
+    Case("784-256-10 b128 float64", (256,), 128, "float64"),
+    Case("784-256-10 full-batch float32", (256,), None, "float32"),
+    Case("784-256-10 b32 float32", (256,), 32, "float32"),
+    Case("784-512-256-128-10 b128 float32", (512, 256, 128), 128, "float32"),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How big and how often; ``--quick`` and the smoke test shrink these."""
+
+    n_samples: int = 60_000
+    repeats: int = 5
+    cases: tuple[Case, ...] = CASES
+    memory_samples: tuple[int, ...] = (15_000, 30_000, 60_000, 120_000)
+    memory_full_batch: bool = True
+    startup_repeats: int = 10
+    threads: int | None = None  # cap BLAS and torch threads (None: as installed)
+    out_json: Path = HERE / "results.json"
+    out_md: Path = HERE / "RESULTS.md"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+QUICK = Settings(
+    n_samples=6_000,
+    repeats=3,
+    memory_samples=(6_000,),
+    startup_repeats=3,
+    out_json=HERE / "results-quick.json",
+    out_md=HERE / "RESULTS-quick.md",
+)
+
+
+# ---------------------------------------------------------------------- data
+
+
+def make_data(
+    n_samples: int, dtype: str, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic inputs ``(n, 784)`` and labels from a random linear teacher.
+
+    Drawn in chunks straight into ``dtype`` so that no float64 temporary of the
+    whole set exists (it would distort the memory benchmark).
+    """
+    rng = np.random.default_rng(seed)
+    teacher = rng.standard_normal((N_FEATURES, N_CLASSES)).astype(dtype)
+    x = np.empty((n_samples, N_FEATURES), dtype)
+    labels = np.empty(n_samples, np.int64)
+    for start in range(0, n_samples, 8192):
+        chunk = x[start : start + 8192]
+        rng.standard_normal(
+            chunk.shape, dtype=np.float32, out=chunk
+        ) if dtype == "float32" else rng.standard_normal(chunk.shape, out=chunk)
+        labels[start : start + 8192] = np.argmax(chunk @ teacher, axis=1)
+    return x, labels
+
+
+def one_hot(labels: np.ndarray, dtype: str) -> np.ndarray:
+    """``(n, 10)`` one-hot rows in ``dtype``."""
+    y = np.zeros((labels.size, N_CLASSES), dtype)
+    y[np.arange(labels.size), labels] = 1.0
+    return y
+
+
+# ---------------------------------------------------------------- contestants
+
+
+def prepare_mlplab(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
+    """One ``mlplab.fit`` epoch from He-initialised weights (fit copies them)."""
+    from mlplab.network import MLPConfig, init_params
+    from mlplab.optimizers import SGD
+    from mlplab.training import fit
+
+    config = MLPConfig(
+        case.layer_sizes,
+        activation="relu",
+        output_activation="identity",
+        init="he_uniform",
+        dtype=case.dtype,
+    )
+    y = one_hot(labels, case.dtype)
+    optimizer = SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+    params = init_params(config, [0])  # drawn once, like the PyTorch model
+
+    def epoch() -> object:
+        return fit(
+            config,
+            x,
+            y,
+            loss="cross_entropy",
+            optimizer=optimizer,
+            n_epochs=1,
+            seeds=(0,),
+            batch_size=case.batch_size,
+            params=params,
+        )
+
+    return epoch
+
+
+def prepare_torch(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
+    """The usual PyTorch loop: shuffle the tensors once, then slice batches."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    sizes = case.layer_sizes
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    model = nn.Sequential(*layers).to(getattr(torch, case.dtype))
+    optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
+    criterion = nn.CrossEntropyLoss()
+    xt, yt = torch.from_numpy(x), torch.from_numpy(labels)
+    n = len(x)
+    batch = case.batch_size or n
+
+    def epoch() -> object:
+        order = torch.randperm(n)
+        xs, ys = xt[order], yt[order]
+        for start in range(0, n, batch):
+            optimizer.zero_grad()
+            loss = criterion(
+                model(xs[start : start + batch]), ys[start : start + batch]
+            )
+            loss.backward()
+            optimizer.step()
+        return loss
+
+    return epoch
+
+
+def prepare_sklearn(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
+    """``MLPClassifier(solver="sgd", max_iter=1).fit``: one epoch from scratch."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    def epoch() -> object:
+        model = MLPClassifier(
+            case.hidden,
+            activation="relu",
+            solver="sgd",
+            alpha=0.0,
+            batch_size=case.batch_size or len(x),
+            learning_rate_init=LEARNING_RATE,
+            momentum=MOMENTUM,
+            nesterovs_momentum=False,
+            max_iter=1,
+            shuffle=True,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.fit(x, labels)
+
+    return epoch
+
+
+def prepare_limit(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
+    """The epoch's forward and backward matrix products alone, nothing else.
+
+    Per batch: ``z = a w`` for every layer, then ``grad_w = a^T grad_z`` for
+    every layer and ``grad_a = grad_z w^T`` for every layer but the first,
+    into preallocated outputs, over the same pre-shuffled contiguous batches.
+    """
+    rng = np.random.default_rng(0)
+    sizes = case.layer_sizes
+    n = len(x)
+    batch = case.batch_size or n
+    xs = x[rng.permutation(n)]
+    ws = [
+        rng.standard_normal(s).astype(case.dtype) * 0.01
+        for s in itertools.pairwise(sizes)
+    ]
+    grad_ws = [np.empty_like(w) for w in ws]
+
+    def buffers(rows: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        acts = [np.full((rows, s), 0.5, case.dtype) for s in sizes[1:]]
+        grads = [np.full((rows, s), 0.5, case.dtype) for s in sizes[1:]]
+        return acts, grads
+
+    full = buffers(batch)
+    tail_rows = n % batch
+    tail = buffers(tail_rows) if tail_rows else full
+
+    def epoch() -> object:
+        for start in range(0, n, batch):
+            xb = xs[start : start + batch]
+            acts, grads = full if len(xb) == batch else tail
+            inputs = [xb, *acts[:-1]]
+            for a_in, w, z in zip(inputs, ws, acts, strict=True):
+                np.matmul(a_in, w, out=z)
+            for i in reversed(range(len(ws))):
+                np.matmul(inputs[i].T, grads[i], out=grad_ws[i])
+                if i > 0:
+                    np.matmul(grads[i], ws[i].T, out=grads[i - 1])
+        return grad_ws
+
+    return epoch
+
+
+PREPARE = {
+    "mlplab": prepare_mlplab,
+    "torch": prepare_torch,
+    "sklearn": prepare_sklearn,
+    "limit": prepare_limit,
+}
+
+
+def available(contestants: Sequence[str]) -> tuple[str, ...]:
+    """The contestants whose library imports here (PyTorch is optional)."""
+    ok = []
+    for name in contestants:
+        try:
+            if name == "torch":
+                import torch  # noqa: F401
+            elif name == "sklearn":
+                import sklearn  # noqa: F401
+        except ImportError:
+            print(f"skipping {name}: not installed", file=sys.stderr)
+            continue
+        ok.append(name)
+    return tuple(ok)
+
+
+# ------------------------------------------------------------------- timing
+
+
+def summarize(times: Sequence[float]) -> dict[str, Any]:
+    """Median, min and max of a list of seconds (and the list itself)."""
+    return {
+        "median": statistics.median(times),
+        "min": min(times),
+        "max": max(times),
+        "times": list(times),
+    }
+
+
+def time_alternating(
+    epochs: dict[str, Epoch], repeats: int, timed: bool = True
+) -> dict[str, dict[str, Any]]:
+    """Run every contestant once as warm-up, then ``repeats`` rounds, alternating.
+
+    The order rotates each round so that no contestant always follows the same
+    one. With ``timed=False`` (the smoke test) it only runs them.
+    """
+    names = list(epochs)
+    for name in names:
+        epochs[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            gc.collect()
+            start = time.perf_counter()
+            epochs[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: summarize(t) for name, t in times.items()} if timed else {}
+
+
+def run_case(
+    case: Case, settings: Settings, data: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """Time one case's contestants and return their summaries and ratios."""
+    x, labels = data[case.dtype]
+    names = available(case.contestants)
+    epochs = {name: PREPARE[name](case, x, labels) for name in names}
+    load_before = os.getloadavg()[0]
+    results = time_alternating(epochs, settings.repeats)
+    row: dict[str, Any] = {
+        "case": asdict(case),
+        "n_samples": len(x),
+        "results": results,
+        "load_1min": [load_before, os.getloadavg()[0]],
+    }
+    base = results["mlplab"]["median"] if "mlplab" in results else None
+    row["ratios"] = {
+        f"mlplab/{name}": base / results[name]["median"]
+        for name in names
+        if name != "mlplab" and base is not None
+    }
+    return row
+
+
+# ------------------------------------------------------------------- memory
+
+
+def _rss_kib(field_name: str) -> int:
+    """A ``/proc/self/status`` field in KiB (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field_name} not in /proc/self/status")
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux ``clear_refs`` 5); False if refused."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def memory_child(n_samples: int, batch_size: int | None, dtype: str) -> dict[str, Any]:
+    """In a fresh process: load data, then measure a fit's peak RSS above it."""
+    from mlplab.network import MLPConfig
+    from mlplab.optimizers import SGD
+    from mlplab.training import fit
+
+    config = MLPConfig(
+        (N_FEATURES, 256, N_CLASSES),
+        activation="relu",
+        output_activation="identity",
+        init="he_uniform",
+        dtype=dtype,
+    )
+    optimizer = SGD(learning_rate=LEARNING_RATE, momentum=MOMENTUM)
+    x, labels = make_data(n_samples, dtype)
+    y = one_hot(labels, dtype)
+    del labels
+
+    def peak_of_fit() -> tuple[float, float, bool]:
+        gc.collect()
+        before = _rss_kib("VmRSS")
+        reset = _reset_peak()
+        fit(
+            config,
+            x,
+            y,
+            loss="cross_entropy",
+            optimizer=optimizer,
+            n_epochs=1,
+            seeds=(0,),
+            batch_size=batch_size,
+        )
+        return before / 1024, (_rss_kib("VmHWM") - before) / 1024, reset
+
+    # The first fit also pays one-time costs of the process (OpenBLAS grows
+    # its thread buffers, ~120 MB, on the first large product); the second
+    # fit's peak is the fit's own. Both are reported.
+    _, cold_peak, _ = peak_of_fit()
+    rss_before, peak_above, reset = peak_of_fit()
+    itemsize = np.dtype(dtype).itemsize
+    rows = batch_size or n_samples
+    sizes = config.layer_sizes
+    n_params = sum(a * b + b for a, b in itertools.pairwise(sizes))
+    return {
+        "n_samples": n_samples,
+        "batch_size": batch_size,
+        "dtype": dtype,
+        "data_mb": (x.nbytes + y.nbytes) / 2**20,
+        "params_mb": n_params * itemsize / 2**20,
+        "batch_activations_mb": rows * sum(sizes[1:]) * itemsize / 2**20,
+        "rss_before_fit_mb": rss_before,
+        "peak_above_data_mb": peak_above,
+        "first_fit_peak_above_data_mb": cold_peak,
+        "peak_reset": reset,
+    }
+
+
+def run_memory(settings: Settings) -> list[dict[str, Any]]:
+    """One fresh process per data size (and one full-batch run)."""
+    jobs: list[tuple[int, int | None]] = [(n, 128) for n in settings.memory_samples]
+    if settings.memory_full_batch:
+        jobs.append(
+            (
+                settings.memory_samples[-1 if len(settings.memory_samples) < 3 else 2],
+                None,
+            )
+        )
+    rows = []
+    for n, batch in jobs:
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__)),
+                "--memory-child",
+                str(n),
+                str(batch or 0),
+                "float32",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        row = json.loads(out.stdout)
+        row["budget_mb"] = (
+            row["data_mb"] + 2 * (row["params_mb"] + row["batch_activations_mb"]) + 50
+        )
+        row["peak_total_mb"] = row["peak_above_data_mb"] + row["data_mb"]
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ start-up
+
+
+def run_startup(settings: Settings) -> dict[str, Any]:
+    """Wall time of fresh processes, alternating: baseline, numpy, mlplab, --help."""
+    env = dict(os.environ, PYTHONPATH=str(SRC))
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "import numpy": [sys.executable, "-c", "import numpy"],
+        "import mlplab": [sys.executable, "-c", "import mlplab"],
+        "import mlplab.training": [sys.executable, "-c", "import mlplab.training"],
+        "mlplab --help": [sys.executable, "-m", "mlplab", "--help"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(settings.startup_repeats):
+        for name, cmd in commands.items():
+            start = time.perf_counter()
+            subprocess.run(cmd, env=env, capture_output=True, check=True)
+            times[name].append(time.perf_counter() - start)
+    result = {name: summarize(t) for name, t in times.items()}
+    result["import mlplab - import numpy"] = (
+        result["import mlplab"]["median"] - result["import numpy"]["median"]
+    )
+    return result
+
+
+# ---------------------------------------------------------------- machinery
+
+
+def machine_info() -> dict[str, Any]:
+    """BLAS library, kernel and threads (threadpoolctl), torch threads, load."""
+    from threadpoolctl import threadpool_info
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "threadpools": threadpool_info(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
+        "load_1_5_15": list(os.getloadavg()),
+    }
+    try:
+        import sklearn
+
+        info["sklearn"] = sklearn.__version__
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    except ImportError:
+        pass
+    return info
+
+
+def run_suite(
+    settings: Settings, log: Callable[[str], None] | None = None
+) -> dict[str, Any]:
+    """Run every benchmark of ``settings``; return the results document."""
+    if log is None:
+        log = functools.partial(print, flush=True)
+    info = machine_info()
+    log(f"threadpools: {json.dumps(info['threadpools'])}")
+    log(
+        f"OPENBLAS_CORETYPE={info['OPENBLAS_CORETYPE']} "
+        f"OPENBLAS_L2_SIZE={info['OPENBLAS_L2_SIZE']} load={info['load_1_5_15']}"
+    )
+    if settings.threads:
+        from threadpoolctl import threadpool_info, threadpool_limits
+
+        threadpool_limits(settings.threads)
+        try:
+            import torch
+
+            torch.set_num_threads(settings.threads)
+        except ImportError:
+            pass
+        info["threads_cap"] = settings.threads
+        log(f"threads capped at {settings.threads}: {json.dumps(threadpool_info())}")
+    dtypes = sorted({case.dtype for case in settings.cases})
+    data = {}
+    for dtype in dtypes:
+        data[dtype] = make_data(settings.n_samples, dtype)
+    epochs = []
+    for case in settings.cases:
+        row = run_case(case, settings, data)
+        epochs.append(row)
+        log(format_case(row))
+    memory = run_memory(settings) if settings.memory_samples else []
+    for row in memory:
+        log(
+            f"memory n={row['n_samples']} batch={row['batch_size']}: peak above data "
+            f"{row['peak_above_data_mb']:.1f} MB, total {row['peak_total_mb']:.1f} MB "
+            f"(budget {row['budget_mb']:.1f} MB)"
+        )
+    startup = run_startup(settings) if settings.startup_repeats else {}
+    if startup:
+        log(
+            "startup: "
+            + ", ".join(
+                f"{k} {v['median'] * 1000:.0f} ms"
+                for k, v in startup.items()
+                if isinstance(v, dict)
+            )
+        )
+    info["load_1_5_15_after"] = list(os.getloadavg())
+    return {
+        "settings": {
+            "n_samples": settings.n_samples,
+            "repeats": settings.repeats,
+            "threads": settings.threads,
+        },
+        "machine": info,
+        "epochs": epochs,
+        "memory": memory,
+        "startup": startup,
+    }
+
+
+def format_case(row: dict[str, Any]) -> str:
+    """One line per case for the console."""
+    parts = [
+        f"{name} {r['median']:.3f}s [{r['min']:.3f}-{r['max']:.3f}]"
+        for name, r in row["results"].items()
+    ]
+    ratios = ", ".join(f"{k} {v:.2f}" for k, v in row["ratios"].items())
+    return f"{row['case']['name']}: " + "; ".join(parts) + f" | {ratios}"
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The short Markdown table that the README links to."""
+    m, settings = doc["machine"], doc["settings"]
+    blas = ", ".join(
+        f"{p['internal_api']} {p['version']} ({p.get('architecture')}, "
+        f"{p['num_threads']} threads)"
+        for p in m["threadpools"]
+    )
+    lines = [
+        "# mlplab benchmarks",
+        "",
+        f"Generated by `python benchmarks/run.py` ({settings['repeats']} repeats, "
+        f"{settings['n_samples']} samples"
+        + (
+            f", threads capped at {settings['threads']}"
+            if settings.get("threads")
+            else ""
+        )
+        + f"). BLAS: {blas}; "
+        f"OPENBLAS_CORETYPE={m['OPENBLAS_CORETYPE']}, "
+        f"OPENBLAS_L2_SIZE={m['OPENBLAS_L2_SIZE']}; numpy {m['numpy']}, "
+        f"torch {m.get('torch')} ({m.get('torch_threads')} threads), "
+        f"scikit-learn {m.get('sklearn')}; {m['cpus']} CPUs; "
+        "load average (1, 5, 15 min) "
+        f"{', '.join(f'{v:.2f}' for v in m['load_1_5_15'])} before and "
+        f"{', '.join(f'{v:.2f}' for v in m['load_1_5_15_after'])} after.",
+        "",
+        "## One epoch (seconds: median [min-max]) and mlplab's ratios",
+        "",
+        "| case | mlplab | PyTorch | scikit-learn | limit (matmuls) "
+        "| mlplab/PyTorch | mlplab/sklearn | mlplab/limit |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in doc["epochs"]:
+        cells = []
+        for name in CONTESTANTS:
+            r = row["results"].get(name)
+            cells.append(
+                f"{r['median']:.3f} [{r['min']:.3f}-{r['max']:.3f}]" if r else "-"
+            )
+        ratios = [
+            row["ratios"].get(f"mlplab/{n}") for n in ("torch", "sklearn", "limit")
+        ]
+        cells += [f"{v:.2f}" if v is not None else "-" for v in ratios]
+        lines.append(f"| {row['case']['name']} | " + " | ".join(cells) + " |")
+    if doc["memory"]:
+        lines += [
+            "",
+            "## Peak memory of an mlplab fit "
+            "(784-256-10, float32, one epoch, fresh process)",
+            "",
+            "| samples | batch | data MB | peak above data MB (first fit) "
+            "| data + peak MB | budget MB | within |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in doc["memory"]:
+            within = "yes" if r["peak_total_mb"] <= r["budget_mb"] else "NO"
+            lines.append(
+                f"| {r['n_samples']} | {r['batch_size'] or 'full'} "
+                f"| {r['data_mb']:.1f} | {r['peak_above_data_mb']:.1f} "
+                f"({r['first_fit_peak_above_data_mb']:.1f}) "
+                f"| {r['peak_total_mb']:.1f} | {r['budget_mb']:.1f} | {within} |"
+            )
+    if doc["startup"]:
+        s = doc["startup"]
+        lines += [
+            "",
+            "## Start-up (fresh process wall time, median [min-max])",
+            "",
+            "| command | ms |",
+            "|---|---|",
+        ]
+        for name, r in s.items():
+            if isinstance(r, dict):
+                lines.append(
+                    f"| `{name}` | {r['median'] * 1000:.0f} "
+                    f"[{r['min'] * 1000:.0f}-{r['max'] * 1000:.0f}] |"
+                )
+        lines.append(
+            f"| `import mlplab` - `import numpy` | "
+            f"{s['import mlplab - import numpy'] * 1000:+.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small data, 3 repeats")
+    parser.add_argument("--repeats", type=int, help="timed rounds per case (default 5)")
+    parser.add_argument("--samples", type=int, help="rows of synthetic data")
+    parser.add_argument("--cases", help="only cases whose name contains this text")
+    parser.add_argument("--threads", type=int, help="cap BLAS and torch threads")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-startup", action="store_true")
+    parser.add_argument("--out", type=Path, help="output prefix (.json and .md added)")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_child:
+        n, batch, dtype = args.memory_child
+        print(json.dumps(memory_child(int(n), int(batch) or None, dtype)))
+        return 0
+    settings = QUICK if args.quick else Settings()
+    if args.repeats:
+        settings = replace(settings, repeats=args.repeats)
+    if args.samples:
+        settings = replace(settings, n_samples=args.samples)
+    if args.cases:
+        settings = replace(
+            settings, cases=tuple(c for c in settings.cases if args.cases in c.name)
+        )
+    if args.threads:
+        settings = replace(settings, threads=args.threads)
+    if args.no_memory:
+        settings = replace(settings, memory_samples=())
+    if args.no_startup:
+        settings = replace(settings, startup_repeats=0)
+    if args.out:
+        settings = replace(
+            settings,
+            out_json=args.out.with_suffix(".json"),
+            out_md=args.out.with_suffix(".md"),
+        )
+    doc = run_suite(settings)
+    settings.out_json.write_text(json.dumps(doc, indent=1) + "\n")
+    settings.out_md.write_text(markdown(doc))
+    print(f"wrote {settings.out_json} and {settings.out_md}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

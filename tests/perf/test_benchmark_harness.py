@@ -1,0 +1,77 @@
+"""Smoke test of the benchmark machinery on tiny sizes (runs it; times nothing)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+RUN_PY = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("mlplab_benchmarks_run", RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses need the module registered
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_make_data_has_the_dtype_and_labels(bench):
+    x, labels = bench.make_data(100, "float32")
+    assert x.shape == (100, 784)
+    assert x.dtype == np.float32
+    assert labels.min() >= 0
+    assert labels.max() < 10
+    y = bench.one_hot(labels, "float64")
+    np.testing.assert_array_equal(y.argmax(axis=1), labels)
+    np.testing.assert_array_equal(y.sum(axis=1), np.ones(100))
+
+
+@pytest.mark.slow
+def test_suite_runs_on_tiny_sizes_and_writes_both_reports(bench, tmp_path):
+    pytest.importorskip("torch")
+    settings = replace(
+        bench.Settings(),
+        n_samples=300,
+        repeats=1,
+        memory_samples=(300,),
+        startup_repeats=1,
+        out_json=tmp_path / "r.json",
+        out_md=tmp_path / "r.md",
+    )
+    cases = tuple(replace(c, batch_size=c.batch_size and 64) for c in bench.CASES)
+    settings = replace(settings, cases=cases)
+    doc = bench.run_suite(settings, log=lambda _line: None)
+    assert [row["case"]["name"] for row in doc["epochs"]] == [
+        c.name for c in bench.CASES
+    ]
+    for row in doc["epochs"]:
+        assert set(row["results"]) == set(bench.CONTESTANTS)
+        assert set(row["ratios"]) == {"mlplab/torch", "mlplab/sklearn", "mlplab/limit"}
+        assert all(len(r["times"]) == 1 for r in row["results"].values())
+    assert [(m["n_samples"], m["batch_size"]) for m in doc["memory"]] == [
+        (300, 128),
+        (300, None),
+    ]
+    assert doc["machine"]["threadpools"], "threadpoolctl found no BLAS"
+    assert {"import numpy", "import mlplab", "mlplab --help"} <= set(doc["startup"])
+    text = bench.markdown(doc)
+    assert text.count("\n| 784-") == len(bench.CASES)
+    assert "peak above data" in text
+    json.dumps(doc)  # the results document is JSON-able
+
+
+def test_limit_produces_every_weight_gradient(bench):
+    case = bench.Case("tiny", (8, 4), 16, "float64")
+    x, labels = bench.make_data(40, "float64")  # 2 full batches and a tail of 8
+    grads = bench.prepare_limit(case, x, labels)()
+    assert [g.shape for g in grads] == [(784, 8), (8, 4), (4, 10)]
+    assert all(np.isfinite(g).all() and np.abs(g).sum() > 0 for g in grads)
