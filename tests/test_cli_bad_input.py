@@ -2,8 +2,10 @@
 
 import json
 
+import numpy as np
 import pytest
 
+import mlplab
 from mlplab.cli import main
 
 
@@ -147,3 +149,17 @@ def test_predict_never_writes_over_its_model_or_data(tmp_path, capsys):
         )
     assert "would overwrite an input file" in capsys.readouterr().err
     assert model.read_bytes() == before
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["x", "y"])
+@pytest.mark.parametrize("index", [0, 5, 11])
+def test_fit_refuses_any_non_finite_entry(bad, where, index):
+    x, y = mlplab.xor_data()
+    x, y = x.copy(), y.copy()
+    target = x if where == "x" else y
+    target.flat[index % target.size] = bad
+    with pytest.raises(ValueError, match="only finite values"):
+        mlplab.fit(
+            mlplab.MLPConfig(), x, y, loss="sse", optimizer=mlplab.SGD(), n_epochs=1
+        )
