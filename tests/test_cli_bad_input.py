@@ -1,6 +1,7 @@
 """Hostile command lines found by trying to break the CLI: one line, exit code 2."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -162,4 +163,20 @@ def test_fit_refuses_any_non_finite_entry(bad, where, index):
     with pytest.raises(ValueError, match="only finite values"):
         mlplab.fit(
             mlplab.MLPConfig(), x, y, loss="sse", optimizer=mlplab.SGD(), n_epochs=1
+        )
+
+
+def test_fit_accepts_huge_finite_data_without_warnings():
+    # Row sums overflow here; the finiteness check must still say "finite".
+    x = np.array([[1e308, 1e308], [0.0, 1.0]])
+    config = mlplab.MLPConfig(layer_sizes=(2, 2, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        mlplab.fit(
+            config,
+            x,
+            np.array([0.0, 1.0]),
+            loss="sse",
+            optimizer=mlplab.SGD(learning_rate=0.0),
+            n_epochs=1,
         )
