@@ -21,7 +21,10 @@ HyperParam: TypeAlias = float | tuple[float, ...]
 class Activation(Protocol):
     """An elementwise (or row-wise, for softmax) nonlinearity and its derivative."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """The registry name."""
+        ...
 
     def forward(self, z: Array) -> Array:
         """Return ``a = f(z)``."""

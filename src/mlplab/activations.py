@@ -65,7 +65,8 @@ def softmax(z: Array) -> Array:
     shifted = z - np.max(z, axis=-1, keepdims=True)
     with np.errstate(under="ignore"):  # exp of very negative shifts is 0 by design
         e = np.exp(shifted)
-    return e / np.sum(e, axis=-1, keepdims=True)
+    probabilities: Array = e / np.sum(e, axis=-1, keepdims=True)
+    return probabilities
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ class Softmax:
 
     def backward(self, z: Array, a: Array, grad_a: Array) -> Array:
         """Return ``a * (grad_a - sum(grad_a * a))`` per row."""
-        return a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
+        grad_z: Array = a * (grad_a - np.sum(grad_a * a, axis=-1, keepdims=True))
+        return grad_z
 
 
 ACTIVATIONS = {

@@ -25,6 +25,7 @@ from ._types import Array
 from ._validation import lookup
 from .losses import LOSSES
 from .network import (
+    Dense,
     MLPConfig,
     Params,
     backward,
@@ -62,6 +63,17 @@ class GradCheckRow(NamedTuple):
     def passed(self, tol: float) -> bool:
         """Whether the relative error is within ``tol``."""
         return self.rel_error <= tol
+
+
+def _cast_params(params: Params, dtype: type[np.floating[Any]]) -> Params:
+    """Copy every weight and bias array to ``dtype``."""
+    return tuple(
+        Dense(
+            np.array(layer.w, dtype),
+            None if layer.b is None else np.array(layer.b, dtype),
+        )
+        for layer in params
+    )
 
 
 def relative_error(analytic: Array, numeric: Array) -> float:
@@ -115,10 +127,7 @@ def gradient_check(
     loss_fn = lookup(LOSSES, "loss", loss)
     if params is None:
         params = init_params(config, seeds)
-    params = tuple(
-        type(layer)(*(None if a is None else np.array(a, np.float64) for a in layer))
-        for layer in params
-    )
+    params = _cast_params(params, np.float64)
     x = np.asarray(x, np.float64)
     y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -136,10 +145,7 @@ def gradient_check(
     # The differences are taken in extended precision where the platform has it:
     # rounding in a float64 loss (~1e-16 / eps) would otherwise swamp the small
     # gradients of deep layers and pass for a backprop error.
-    wide = tuple(
-        type(layer)(*(None if a is None else a.astype(np.longdouble) for a in layer))
-        for layer in params
-    )
+    wide = _cast_params(params, np.longdouble)
     x_wide, y_wide = x.astype(np.longdouble), y.astype(np.longdouble)
 
     def member_losses() -> Array:

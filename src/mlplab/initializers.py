@@ -95,7 +95,9 @@ class HeNormal:
         return math.sqrt(2.0 / shape[0]) * rng.standard_normal(shape)
 
 
-INITIALIZERS = {
+Initializer = GlorotUniform | GlorotNormal | HeUniform | HeNormal | Uniform | Normal
+
+INITIALIZERS: dict[str, type[Initializer]] = {
     "glorot_uniform": GlorotUniform,
     "glorot_normal": GlorotNormal,
     "he_uniform": HeUniform,
@@ -103,8 +105,6 @@ INITIALIZERS = {
     "uniform": Uniform,
     "normal": Normal,
 }
-
-Initializer = GlorotUniform | GlorotNormal | HeUniform | HeNormal | Uniform | Normal
 
 
 def parse_init(spec: str) -> Initializer:
@@ -126,7 +126,7 @@ def parse_init(spec: str) -> Initializer:
             "(uniform and normal take ':LOW,HIGH' and ':STD')"
         )
     if not args:
-        return INITIALIZERS[name]()  # type: ignore[no-any-return]
+        return INITIALIZERS[name]()
     if name not in ("uniform", "normal"):
         raise ValueError(f"init {name!r} takes no arguments; got {spec!r}")
     try:

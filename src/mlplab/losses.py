@@ -57,7 +57,8 @@ def check_target(y_pred: Array, y_true: Array) -> None:
 
 def _sum_per_member(x: Array) -> Array:
     """Sum every axis but the leading member axis."""
-    return np.sum(x.reshape(x.shape[0], -1), axis=1)
+    total: Array = np.sum(x.reshape(x.shape[0], -1), axis=1)
+    return total
 
 
 def _weight_column(sample_weight: Array, y_pred: Array) -> Array:
@@ -213,7 +214,8 @@ class CrossEntropy:
         log_sum_exp = np.log(sum_exp) + row_max[..., 0]
         per_row = log_sum_exp - np.sum(y_true * y_pred, axis=-1)
         if sample_weight is None:
-            return np.sum(per_row, axis=-1) / y_pred.shape[-2]
+            mean: Array = np.sum(per_row, axis=-1) / y_pred.shape[-2]
+            return mean
         w = _weight_column(sample_weight, y_pred)
         return _sum_per_member(_mean_scale(w, 1) * w * per_row[..., None])
 
@@ -222,7 +224,8 @@ class CrossEntropy:
     ) -> Array:
         """Return ``(softmax(z) - y) / n_samples`` (or ``w_i (...) / sum w``)."""
         if sample_weight is None:
-            return (softmax(y_pred) - y_true) / y_pred.shape[-2]
+            grad: Array = (softmax(y_pred) - y_true) / y_pred.shape[-2]
+            return grad
         w = _weight_column(sample_weight, y_pred)
         return _mean_scale(w, 1) * w * (softmax(y_pred) - y_true)
 

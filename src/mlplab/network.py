@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._types import Array
+from ._types import Activation, Array
 from ._validation import check_choice, lookup
 from .activations import ACTIVATIONS
 from .initializers import member_rngs, parse_init
@@ -38,7 +38,10 @@ __all__ = [
     "with_arrays",
 ]
 
-DTYPES = {"float64": np.float64, "float32": np.float32}
+DTYPES: dict[str, type[np.floating[Any]]] = {
+    "float64": np.float64,
+    "float32": np.float32,
+}
 
 
 class Dense(NamedTuple):
@@ -116,11 +119,11 @@ class MLPConfig:
         return self.layer_sizes[-1]
 
     @property
-    def np_dtype(self) -> type[np.floating]:  # type: ignore[type-arg]
+    def np_dtype(self) -> type[np.floating[Any]]:
         """The NumPy floating type."""
         return DTYPES[self.dtype]
 
-    def layer_activation(self, index: int):  # type: ignore[no-untyped-def]
+    def layer_activation(self, index: int) -> Activation:
         """Return the activation object of layer ``index`` (0-based)."""
         last = index == len(self.layer_sizes) - 2
         return ACTIVATIONS[self.output_activation if last else self.activation]
@@ -157,7 +160,9 @@ def init_params(config: MLPConfig, seeds: Sequence[int]) -> Params:
     return tuple(layers)
 
 
-def dense_forward(layer: Dense, x: Array, activation) -> tuple[Array, LayerCache]:  # type: ignore[no-untyped-def]
+def dense_forward(
+    layer: Dense, x: Array, activation: Activation
+) -> tuple[Array, LayerCache]:
     """Compute ``a = f(x w + b)``; return ``a`` and the cache for ``dense_backward``."""
     z = np.matmul(x, layer.w)
     if layer.b is not None:
@@ -170,8 +175,8 @@ def dense_backward(
     layer: Dense,
     cache: LayerCache,
     grad_a: Array,
-    activation,
-    need_grad_x: bool = True,  # type: ignore[no-untyped-def]
+    activation: Activation,
+    need_grad_x: bool = True,
 ) -> tuple[Array | None, Dense]:
     """Return ``(grad_x, Dense(grad_w, grad_b))`` for one dense layer.
 

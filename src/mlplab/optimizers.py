@@ -23,18 +23,18 @@ Momentum conventions (all in ``SGD``; g is the gradient, w the weights, a the
 learning rate, mu the momentum, v the velocity starting at zero, t = 0, 1, ...
 the step):
 
-======================  ================================================  ====================
-``momentum_style``      rule                                              used by
-======================  ================================================  ====================
-``"classical"``         v <- mu v + g;          w <- w - a v              PyTorch (dampening
-                                                                          0), Optax ``sgd``
-``"lr-inside"``         v <- mu v - a g;        w <- w + v                scikit-learn, Keras
-``"dampened"``          v <- g at t = 0, then                             PyTorch with
-                        v <- mu v + (1 - d) g;  w <- w - a v              ``dampening=d``
-``"ema"``               v <- mu v + (1 - mu) g; w <- w - a v              the Code Review
-                        (with ``bias_correction``: w <- w - a v /         program
-                        (1 - mu^(t+1)))
-======================  ================================================  ====================
+====================  ============================================  ====================
+``momentum_style``    rule                                          used by
+====================  ============================================  ====================
+``"classical"``       v <- mu v + g;          w <- w - a v          PyTorch (dampening
+                                                                    0), Optax ``sgd``
+``"lr-inside"``       v <- mu v - a g;        w <- w + v            scikit-learn, Keras
+``"dampened"``        v <- g at t = 0, then                         PyTorch with
+                      v <- mu v + (1 - d) g;  w <- w - a v          ``dampening=d``
+``"ema"``             v <- mu v + (1 - mu) g; w <- w - a v          the Code Review
+                      (with ``bias_correction``: w <- w - a v /     program
+                      (1 - mu^(t+1)))
+====================  ============================================  ====================
 
 With ``nesterov=True`` the step uses the look-ahead velocity instead of v:
 ``g + mu v`` (classical, dampened), ``mu v - a g`` (lr-inside, as
@@ -85,7 +85,9 @@ def apply_updates(params: Sequence[Array], updates: Sequence[Array]) -> Arrays:
 
 
 def _with_weight_decay(
-    grads: Sequence[Array], params: Sequence[Array], weight_decay: HyperParam,
+    grads: Sequence[Array],
+    params: Sequence[Array],
+    weight_decay: HyperParam,
     decay_biases: bool,
 ) -> Arrays:
     """Coupled L2: ``g + wd * w`` for weight matrices (3-D), biases only if asked."""
@@ -165,8 +167,13 @@ class SGD:
 
     def __post_init__(self) -> None:
         check_choice("momentum_style", self.momentum_style, MOMENTUM_STYLES)
-        _check_fields(self, learning_rate=_RATE, momentum=_COEFFICIENT,
-                      dampening={"low": 0.0, "high": 1.0}, weight_decay=_RATE)
+        _check_fields(
+            self,
+            learning_rate=_RATE,
+            momentum=_COEFFICIENT,
+            dampening={"low": 0.0, "high": 1.0},
+            weight_decay=_RATE,
+        )
 
     def init(self, params: Sequence[Array]) -> SGDState:
         """Return step 0 and zero velocities shaped like ``params``."""
@@ -198,8 +205,12 @@ class SGD:
         )
 
     def update_into(
-        self, grads: Sequence[Array], step: int, params: Sequence[Array],
-        velocity: Sequence[Array], out_params: Sequence[Array],
+        self,
+        grads: Sequence[Array],
+        step: int,
+        params: Sequence[Array],
+        velocity: Sequence[Array],
+        out_params: Sequence[Array],
         out_velocity: Sequence[Array],
     ) -> None:
         """``update`` and ``apply_updates`` fused, written into buffers.
@@ -221,8 +232,16 @@ class SGD:
                 rates[g.ndim] = (per_member(lr, g), per_member(self.momentum, g))
             self._one_into(g, v, p, new_v, new_p, *rates[g.ndim])
 
-    def _one_into(self, g: Array, v: Array, p: Array, new_v: Array, new_p: Array,
-                  a: Array, mu: Array) -> None:
+    def _one_into(
+        self,
+        g: Array,
+        v: Array,
+        p: Array,
+        new_v: Array,
+        new_p: Array,
+        a: Array,
+        mu: Array,
+    ) -> None:
         """Apply ``_one`` and the add in place (classical and lr-inside rules)."""
         np.multiply(v, mu, out=new_v)
         if self.momentum_style == "classical":  # v <- mu v + g; w <- w - a v
@@ -314,15 +333,23 @@ class Adagrad:
     decay_biases: bool = False
 
     def __post_init__(self) -> None:
-        _check_fields(self, learning_rate=_RATE, eps=_EPS,
-                      initial_accumulator_value=_RATE, weight_decay=_RATE)
+        _check_fields(
+            self,
+            learning_rate=_RATE,
+            eps=_EPS,
+            initial_accumulator_value=_RATE,
+            weight_decay=_RATE,
+        )
 
     def init(self, params: Sequence[Array]) -> AdagradState:
         """Return step 0 and sums filled with ``initial_accumulator_value``."""
-        return AdagradState(0, tuple(
-            np.zeros_like(p) + per_member(self.initial_accumulator_value, p)
-            for p in params
-        ))
+        return AdagradState(
+            0,
+            tuple(
+                np.zeros_like(p) + per_member(self.initial_accumulator_value, p)
+                for p in params
+            ),
+        )
 
     def update(
         self, grads: Sequence[Array], state: AdagradState, params: Sequence[Array]
@@ -403,8 +430,14 @@ class RMSprop:
     decay_biases: bool = False
 
     def __post_init__(self) -> None:
-        _check_fields(self, learning_rate=_RATE, alpha=_COEFFICIENT, eps=_EPS,
-                      momentum=_COEFFICIENT, weight_decay=_RATE)
+        _check_fields(
+            self,
+            learning_rate=_RATE,
+            alpha=_COEFFICIENT,
+            eps=_EPS,
+            momentum=_COEFFICIENT,
+            weight_decay=_RATE,
+        )
 
     def init(self, params: Sequence[Array]) -> RMSpropState:
         """Return step 0 and zero averages and buffers shaped like ``params``."""
@@ -419,8 +452,9 @@ class RMSprop:
         grads = _with_weight_decay(grads, params, self.weight_decay, self.decay_biases)
         means = state.mean if self.centered else (None,) * len(grads)
         updates, squares, new_means, buffers = [], [], [], []
-        for g, v, m, b in zip(grads, state.square_mean, means, state.momentum_buffer,
-                              strict=True):
+        for g, v, m, b in zip(
+            grads, state.square_mean, means, state.momentum_buffer, strict=True
+        ):
             alpha = per_member(self.alpha, g)
             v = alpha * v + (1.0 - alpha) * g * g
             if m is not None:
@@ -505,8 +539,14 @@ class Adam:
     _decoupled: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
-        _check_fields(self, learning_rate=_RATE, beta1=_COEFFICIENT,
-                      beta2=_COEFFICIENT, eps=_EPS, weight_decay=_RATE)
+        _check_fields(
+            self,
+            learning_rate=_RATE,
+            beta1=_COEFFICIENT,
+            beta2=_COEFFICIENT,
+            eps=_EPS,
+            weight_decay=_RATE,
+        )
 
     def init(self, params: Sequence[Array]) -> AdamState:
         """Return step 0 and zero averages shaped like ``params``."""
@@ -525,8 +565,9 @@ class Adam:
         t = state.step + 1
         maxima = state.max_square_mean if self.amsgrad else (None,) * len(grads)
         updates, means, squares, new_maxima = [], [], [], []
-        for g, m, v, v_max in zip(grads, state.mean, state.square_mean, maxima,
-                                  strict=True):
+        for g, m, v, v_max in zip(
+            grads, state.mean, state.square_mean, maxima, strict=True
+        ):
             beta1, beta2 = per_member(self.beta1, g), per_member(self.beta2, g)
             m = beta1 * m + (1.0 - beta1) * g
             v = beta2 * v + (1.0 - beta2) * g * g
@@ -550,7 +591,8 @@ def _decoupled_decay(
     """Add ``-lr * weight_decay * w`` to weight matrices (biases only if asked)."""
     return [
         u - per_member(lr, p) * per_member(opt.weight_decay, p) * p
-        if (p.ndim == 3 or opt.decay_biases) else u
+        if (p.ndim == 3 or opt.decay_biases)
+        else u
         for u, p in zip(updates, params, strict=True)
     ]
 

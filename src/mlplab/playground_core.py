@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._types import Array
 from .datasets import quadrant_xor, xor_data
@@ -136,18 +137,19 @@ def make_data(
     ((80, 2), (80,), (20, 2))
     """
     if name == "xor":
-        x, y = xor_data(constant_column=True)
-        return x, y, x[:0], y[:0]
+        x_xor, y_xor = xor_data(constant_column=True)
+        return x_xor, y_xor, x_xor[:0], y_xor[:0]
     rng = np.random.default_rng(DATA_SEED)
+    labels: NDArray[Any]  # integer classes or float targets, by generator
     if name == "quadrant_xor":
-        x, y = quadrant_xor(points, noise, rng)
+        x, labels = quadrant_xor(points, noise, rng)
     else:
-        x, y = _GENERATORS[name](points, rng)
+        x, labels = _GENERATORS[name](points, rng)
         x = x + noise * rng.standard_normal(x.shape)
     order = rng.permutation(points)
     n_test = round(test_ratio * points)
     test, train = order[:n_test], order[n_test:]
-    y = np.asarray(y, np.float64)
+    y: Array = np.asarray(labels, np.float64)
     return x[train], y[train], x[test], y[test]
 
 

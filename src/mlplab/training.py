@@ -245,16 +245,35 @@ def fit(
     if state is None:
         state = _initial_state(config, optimizer, seeds, params)
     n_members = state.params[0].w.shape[0]
-    new_rows = _empty_history(n_epochs, n_members, x.dtype, loss_fn, optimizer,
-                              validation_data is not None, callbacks)
+    new_rows = _empty_history(
+        n_epochs,
+        n_members,
+        x.dtype,
+        loss_fn,
+        optimizer,
+        validation_data is not None,
+        callbacks,
+    )
     history, first_row = _continued_history(history, new_rows)
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         # A diverging member overflows by design; it is caught by the finiteness
         # check in _update and reported once below, not as NumPy warnings.
         # (Underflow in the softmax's exp is 0 by design, as in ``softmax``.)
         state, optimizer = _run_epochs(
-            state, config, loss_fn, optimizer, x, y, batch_size, shuffle, full_batch,
-            history, n_epochs, callbacks, validation_data, first_row,
+            state,
+            config,
+            loss_fn,
+            optimizer,
+            x,
+            y,
+            batch_size,
+            shuffle,
+            full_batch,
+            history,
+            n_epochs,
+            callbacks,
+            validation_data,
+            first_row,
             sample_weight=weights,
         )
     diverged = np.flatnonzero(history.diverged_epoch >= 0)
@@ -270,13 +289,23 @@ def fit(
 
 
 def _run_epochs(
-    state: TrainState, config: MLPConfig, loss_fn: Any, optimizer: Any, x: Array,
-    y: Array, batch_size: int | None, shuffle: bool, full_batch: bool,
-    history: History, n_epochs: int, callbacks: Sequence[Callable[[EpochView], Any]],
-    validation_data: tuple[Array, Array] | None, first_row: int = 0,
+    state: TrainState,
+    config: MLPConfig,
+    loss_fn: Any,
+    optimizer: Any,
+    x: Array,
+    y: Array,
+    batch_size: int | None,
+    shuffle: bool,
+    full_batch: bool,
+    history: History,
+    n_epochs: int,
+    callbacks: Sequence[Callable[[EpochView], Any]],
+    validation_data: tuple[Array, Array] | None,
+    first_row: int = 0,
     sample_weight: Array | None = None,
 ) -> tuple[TrainState, Any]:
-    """The epoch loop: train, advance the epoch, record, apply callback decisions."""
+    """Run the epoch loop: train, advance the epoch, record, apply callbacks."""
     last_row = first_row + n_epochs - 1
     # Steps run on preallocated buffers (workspace.py); between epochs the
     # state holds copies, so callbacks may keep or replace them freely.
@@ -287,7 +316,14 @@ def _run_epochs(
             state = _step(state, ws, x, y, history, row, sample_weight)
         else:
             state = _minibatch_epoch(
-                state, ws, x, y, batch_size, shuffle, history, row,  # type: ignore[arg-type]
+                state,
+                ws,
+                x,
+                y,
+                batch_size,  # type: ignore[arg-type]
+                shuffle,
+                history,
+                row,
                 sample_weight,
             )
         params, opt_state = ws.export()
@@ -319,7 +355,10 @@ def _continued_history(previous: History | None, new: History) -> tuple[History,
         )
     n_old, n_new = previous.n_epochs, new.n_epochs
     metrics = {}
-    for name in [*previous.metrics, *(m for m in new.metrics if m not in previous.metrics)]:
+    for name in [
+        *previous.metrics,
+        *(m for m in new.metrics if m not in previous.metrics),
+    ]:
         old = previous.metrics.get(name)
         if old is not None and old.shape != (n_old, n_members):
             raise ValueError(
@@ -347,8 +386,13 @@ def _as_arrays(
 
 
 def _empty_history(
-    n_epochs: int, n_members: int, dtype: Any, loss_fn: Any, optimizer: Any,
-    validation: bool, callbacks: Sequence[Any],
+    n_epochs: int,
+    n_members: int,
+    dtype: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    validation: bool,
+    callbacks: Sequence[Any],
 ) -> History:
     """Return a history with a NaN-filled ``(n_epochs, K)`` array per metric."""
     names = ["loss"]
@@ -366,8 +410,13 @@ def _empty_history(
 
 
 def _record_epoch(
-    history: History, row: int, state: TrainState, config: MLPConfig, loss_fn: Any,
-    optimizer: Any, validation_data: tuple[Array, Array] | None,
+    history: History,
+    row: int,
+    state: TrainState,
+    config: MLPConfig,
+    loss_fn: Any,
+    optimizer: Any,
+    validation_data: tuple[Array, Array] | None,
 ) -> None:
     """Record the epoch's validation metrics and learning rate, if tracked."""
     metrics = history.metrics
@@ -389,15 +438,27 @@ def _current_rate(optimizer: Any, state: TrainState) -> Array:
 
 
 def _apply_callbacks(
-    callbacks: Sequence[Callable[[EpochView], Any]], state: TrainState, optimizer: Any,
-    history: History, row: int, last_row: int,
+    callbacks: Sequence[Callable[[EpochView], Any]],
+    state: TrainState,
+    optimizer: Any,
+    history: History,
+    row: int,
+    last_row: int,
 ) -> tuple[TrainState, Any, bool]:
     """Ask each callback in turn and apply its decision; True if any stopped members."""
     stopped = False
     for callback in callbacks:
-        view = EpochView(state.epoch, state.epoch + last_row - row, history,
-                         state.active, row, state.params, optimizer, row == last_row,
-                         state)
+        view = EpochView(
+            state.epoch,
+            state.epoch + last_row - row,
+            history,
+            state.active,
+            row,
+            state.params,
+            optimizer,
+            row == last_row,
+            state,
+        )
         decision = _as_decision(callback(view))
         if decision.params is not None:
             state = state._replace(params=decision.params)
@@ -524,8 +585,10 @@ def _initial_state(
     config: MLPConfig, optimizer: Any, seeds: Sequence[int], params: Params | None
 ) -> TrainState:
     """Draw (or take) initial weights and make a fresh optimizer state."""
-    if any(isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0
-           for s in seeds):
+    if any(
+        isinstance(s, (bool, np.bool_)) or not isinstance(s, (int, np.integer)) or s < 0
+        for s in seeds
+    ):
         raise ValueError(f"seeds must be non-negative integers; got {list(seeds)!r}")
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -534,7 +597,8 @@ def _initial_state(
         params = init_params(config, seeds)
     elif params[0].w.shape[0] != len(seeds):
         raise ValueError(
-            f"params have {params[0].w.shape[0]} members but {len(seeds)} seeds were given"
+            f"params have {params[0].w.shape[0]} members but {len(seeds)} seeds "
+            "were given"
         )
     opt_state = optimizer.init(param_arrays(params))
     rngs = tuple(member_rngs(s)[1] for s in seeds)
@@ -542,16 +606,26 @@ def _initial_state(
 
 
 def _minibatch_epoch(
-    state: TrainState, ws: Workspace, x: Array, y: Array, batch_size: int,
-    shuffle: bool, history: History, row: int, sample_weight: Array | None = None,
+    state: TrainState,
+    ws: Workspace,
+    x: Array,
+    y: Array,
+    batch_size: int,
+    shuffle: bool,
+    history: History,
+    row: int,
+    sample_weight: Array | None = None,
 ) -> TrainState:
     """One pass over shuffled mini-batches; records the epoch's combined loss."""
     n_samples = x.shape[-2]
     loss_name = ws.loss_fn.name
     # One permutation per member per epoch; each batch's rows are gathered
     # from it straight into a buffer (no shuffled copy of the data).
-    order = (np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
-             if shuffle else None)
+    order = (
+        np.stack([rng.permutation(n_samples) for rng in state.shuffle_rngs])
+        if shuffle
+        else None
+    )
     total = np.zeros(len(state.active), x.dtype)
     correct = np.zeros(len(state.active), x.dtype) if ws.loss_fn.from_logits else None
     for start in range(0, n_samples, batch_size):
@@ -581,7 +655,12 @@ def _minibatch_epoch(
 
 
 def _step(
-    state: TrainState, ws: Workspace, x: Array, y: Array, history: History, row: int,
+    state: TrainState,
+    ws: Workspace,
+    x: Array,
+    y: Array,
+    history: History,
+    row: int,
     sample_weight: Array | None = None,
 ) -> TrainState:
     """One full-batch step; records the loss of the weights before it."""
@@ -594,7 +673,12 @@ def _step(
 
 
 def _update(
-    state: TrainState, ws: Workspace, x: Array, y: Array, buf: Any, history: History,
+    state: TrainState,
+    ws: Workspace,
+    x: Array,
+    y: Array,
+    buf: Any,
+    history: History,
     sample_weight: Array | None = None,
 ) -> tuple[TrainState, Array, Array]:
     """Forward, loss, backward and one update for every active member.

@@ -115,7 +115,8 @@ def test_rate_inside_equals_rate_outside_while_the_rate_is_constant(nesterov):
 
 def test_rate_inside_and_outside_differ_after_a_rate_change():
     # On f(x) = x, rate 0.1 for two steps then 0.05. Outside: v = 1, 1.9, 2.71 and the
-    # third step is 0.05 * 2.71. Inside: v = -0.1, -0.19, then 0.9 * -0.19 - 0.05 = -0.221.
+    # third step is 0.05 * 2.71. Inside: v = -0.1, -0.19, then
+    # 0.9 * -0.19 - 0.05 = -0.221.
     def run(style):
         opt = SGD(learning_rate=0.1, momentum=0.9, momentum_style=style)
         x = (np.ones((1, 1, 1)),)
