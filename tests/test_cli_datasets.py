@@ -154,6 +154,7 @@ def test_the_xor_program_takes_another_optimizer():
         ),
         ("a,y\nnan,1\n3,0\n", (), "non-finite value 'nan' at line 2, column 'a'"),
         ("a,y\n1,1\n-inf,0\n", (), "non-finite value '-inf' at line 3, column 'a'"),
+        ("a,y\n1,1\n2,0\n3,NaN\n", (), "non-finite target 'NaN' at line 4"),
     ],
 )
 def test_bad_csv_input_is_a_one_line_error(tmp_path, csv, args, match):

@@ -289,7 +289,7 @@ def load_csv(path: str | Path, target: str, task: str | None = None) -> Dataset:
             _number(c, path, line, name)
             for c, name in zip(cells, features, strict=True)
         ]
-        labels.append(_cell(row[t], path, line, target))
+        labels.append(_target_cell(row[t], path, line, target))
     y, task, classes = _target(labels, path, target, task)
     return Dataset(str(path), x, y, task, classes, features, scale=True)
 
@@ -316,6 +316,21 @@ def _cell(cell: str, path: Path, line: int, column: str) -> str:
     text = cell.strip()
     if not text:
         raise ValueError(f"{path}: missing value at line {line}, column {column!r}")
+    return text
+
+
+def _target_cell(cell: str, path: Path, line: int, column: str) -> str:
+    """Return a target cell; 'nan' or 'inf' there is a missing value, not a class."""
+    text = _cell(cell, path, line, column)
+    try:
+        value = float(text)
+    except ValueError:
+        return text  # a class label such as 'cat'
+    if not math.isfinite(value):
+        raise ValueError(
+            f"{path}: non-finite target {text!r} at line {line}, column {column!r}; "
+            "expected a finite number or a class label"
+        )
     return text
 
 

@@ -194,6 +194,10 @@ def test_csv_task_override(tmp_path):
         ("a,y\nnan,2\n3,4\n", None, "non-finite value 'nan' at line 2, column 'a'"),
         ("a,y\n1,2\ninf,4\n", None, "non-finite value 'inf' at line 3, column 'a'"),
         ("a,y\n1,2\nabc,4\n", None, "non-numeric value 'abc' at line 3, column 'a'"),
+        # a NaN target is a missing value, never a class named 'nan'
+        ("a,y\n1,0\n2,nan\n3,1\n", None, "non-finite target 'nan' at line 3"),
+        ("a,y\n1,0.5\n2,1.5\n3,inf\n", None, "non-finite target 'inf' at line 4"),
+        ("a,y\n1,0.5\n2,-inf\n", "regression", "non-finite target '-inf' at line 3"),
         ("a,y\n1,cat\n3,cat\n", None, "target 'y' is constant \\('cat'\\)"),
         (
             "a,y\n1,0\n3,1\n4,2\n",
