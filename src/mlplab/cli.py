@@ -2029,6 +2029,11 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
     return grid, setup, seeds
 
 
+def _first(value: float | tuple[float, ...]) -> float:
+    """Return a hyperparameter's value (its first, when it is one per member)."""
+    return float(value[0] if isinstance(value, tuple) else value)
+
+
 def _run_sweep(args: argparse.Namespace) -> int:
     import time
 
@@ -2069,6 +2074,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
                 y=xy[1],
                 effective_lr=args.effective_lr,
                 momentum_style=setup.optimizer.momentum_style,
+                dampening=_first(setup.optimizer.dampening),
                 title=title,
             )
         )

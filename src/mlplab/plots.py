@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 
 from ._types import Array
+from .optimizers import SGD
+from .stability import effective_rates
 
 __all__ = ["plot_loss", "plot_lr_find", "plot_sweep_heatmaps", "plot_training"]
 
@@ -134,15 +136,24 @@ def plot_training(
 # ---------------------------------------------------------------- sweep heatmaps
 
 
-def effective_learning_rate(lr: float, momentum: float, momentum_style: str) -> float:
-    """Return the long-run step per unit gradient.
+def effective_learning_rate(
+    lr: float, momentum: float, momentum_style: str, dampening: float = 0.0
+) -> float:
+    """Return the long-run step per unit gradient (``stability.effective_rates``).
 
     ``lr / (1 - momentum)`` for classical momentum (and its lr-inside form),
+    ``lr (1 - dampening) / (1 - momentum)`` for PyTorch's dampened form, and
     ``lr`` itself for the EMA form, which never enlarges the step.
+
+    Examples
+    --------
+    >>> effective_learning_rate(0.1, 0.5, "dampened", dampening=0.5)
+    0.1
     """
-    if momentum_style == "ema":
-        return lr
-    return lr / (1.0 - momentum)
+    optimizer = SGD(
+        lr, momentum=momentum, momentum_style=momentum_style, dampening=dampening
+    )
+    return effective_rates(optimizer).terminal_rate
 
 
 def plot_sweep_heatmaps(
@@ -153,6 +164,7 @@ def plot_sweep_heatmaps(
     y: str = "momentum",
     effective_lr: bool = False,
     momentum_style: str = "ema",
+    dampening: float = 0.0,
     title: str = "",
 ) -> Path:
     """Write heatmaps of success rate and median epochs to solve over two axes.
@@ -184,7 +196,13 @@ def plot_sweep_heatmaps(
         label = ", ".join(_FIXED.get(f"{k}={v}", f"{k}={v}") for k, v in panel_key)
         for col, metric in enumerate(("success_rate", "median_epochs_to_solve")):
             _heatmap(
-                axes[row][col], members, x, y, metric, effective_lr, momentum_style
+                axes[row][col],
+                members,
+                x,
+                y,
+                metric,
+                effective_lr,
+                (momentum_style, dampening),
             )
             name = "success rate" if col == 0 else "median epochs to solve"
             axes[row][col].set_title(
@@ -206,9 +224,13 @@ def _heatmap(
     y: str,
     metric: str,
     effective_lr: bool,
-    momentum_style: str,
+    sweep_momentum: tuple[str, float],
 ) -> None:
-    """One annotated panel: a grid image, or squares at effective learning rates."""
+    """One annotated panel: a grid image, or squares at effective learning rates.
+
+    ``sweep_momentum`` is the sweep's momentum style and dampening, used where
+    the panel's cells do not set their own.
+    """
     xs = sorted({c["settings"][x] for c in cells})
     ys = sorted({c["settings"][y] for c in cells})
     grid = np.full((len(ys), len(xs)), np.nan)
@@ -220,11 +242,10 @@ def _heatmap(
     cmap = "viridis" if metric == "success_rate" else "magma_r"
     vmin, vmax = (0.0, 1.0) if metric == "success_rate" else (None, None)
     if effective_lr:
+        momentum_style, dampening = _panel_momentum(cells, sweep_momentum)
         pos = [
             [
-                effective_learning_rate(
-                    float(xv), float(yv), _panel_style(cells, momentum_style)
-                )
+                effective_learning_rate(float(xv), float(yv), momentum_style, dampening)
                 for xv in xs
             ]
             for yv in ys
@@ -277,9 +298,15 @@ def _heatmap(
     ax.figure.colorbar(image, ax=ax)
 
 
-def _panel_style(cells: list[dict[str, Any]], default: str) -> str:
-    """Return a panel's momentum style (its swept value, else the sweep's)."""
-    return str(cells[0]["settings"].get("momentum_style", default))
+def _panel_momentum(
+    cells: list[dict[str, Any]], default: tuple[str, float]
+) -> tuple[str, float]:
+    """Return a panel's momentum style and dampening (swept, else the sweep's)."""
+    settings = cells[0]["settings"]
+    return (
+        str(settings.get("momentum_style", default[0])),
+        float(settings.get("dampening", default[1])),
+    )
 
 
 _FIXED = {

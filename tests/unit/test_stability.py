@@ -18,6 +18,7 @@ from mlplab import (
     with_arrays,
 )
 from mlplab.diagnosis import diagnose
+from mlplab.plots import effective_learning_rate
 from mlplab.stability import (
     _top_eigenvalue,
     effective_rates,
@@ -208,3 +209,27 @@ def test_dampened_translation_is_only_approximate():
     assert any(
         e.exact for e in effective_rates(base).equivalents
     )  # dampening 0 is classical
+
+
+@pytest.mark.parametrize(
+    ("style", "dampening", "expected"),
+    [
+        ("classical", 0.0, 0.1 / (1 - 0.8)),
+        ("lr-inside", 0.0, 0.1 / (1 - 0.8)),
+        ("dampened", 0.5, 0.1 * 0.5 / (1 - 0.8)),
+        ("ema", 0.0, 0.1),
+    ],
+)
+def test_heatmap_effective_rate_is_the_long_run_step_per_unit_gradient(
+    style, dampening, expected
+):
+    # On f(w) = w (gradient 1) the step settles at the effective rate.
+    opt = SGD(0.1, momentum=0.8, momentum_style=style, dampening=dampening)
+    params = [np.zeros((1, 1))]
+    state = opt.init(params)
+    for _ in range(300):
+        step, state = opt.update([np.ones((1, 1))], state, params)
+    assert float(-step[0][0, 0]) == pytest.approx(expected, rel=1e-12)
+    assert effective_learning_rate(0.1, 0.8, style, dampening) == pytest.approx(
+        expected, rel=1e-12
+    )
