@@ -1,11 +1,14 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 from mlplab.presets import original_setup
 from mlplab.sweeps import sweep
 
-from .conftest import run_cli
+from .conftest import SRC, run_cli
 
 
 @pytest.mark.slow
@@ -104,3 +107,26 @@ def test_fixed_xor_network_solves_99_percent_of_1000_seeds():
     cell = result.cells[0]
     assert cell["n"] == 1000
     assert cell["success_rate"] >= 0.99
+
+
+def test_piped_sweep_table_is_not_cut_to_80_columns(tmp_path):
+    # rich draws 80 columns when stdout is not a terminal; a log of the sweep
+    # must still show every figure whole.
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["PYTHONPATH"] = str(SRC)
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "mlplab", "sweep", "--lr", "0.5"),
+            *("--momentum", "0", "--seeds", "4", "--epochs", "3000", "--no-plot"),
+            *("--out", str(tmp_path / "r.csv")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "100.0%" in proc.stdout
+    assert "epochs to solve q25/median/q75" in proc.stdout
+    assert "…" not in proc.stdout

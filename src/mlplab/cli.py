@@ -445,7 +445,6 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _print_settings(settings: dict[str, Any]) -> None:
-    from rich.console import Console
 
     opt = settings.get("optimizer", {})
     bias = "biases" if settings["use_bias"] else "no biases"
@@ -472,14 +471,29 @@ def _print_settings(settings: dict[str, Any]) -> None:
             f"training  {settings['epochs']} epochs, batch {batch}, "
             f"seed {settings['seed']}"
         )
-    Console(highlight=False).print("\n".join(lines))
+    _stdout_console().print("\n".join(lines))
+
+
+def _stdout_console() -> Any:
+    """Return a rich console for results on stdout.
+
+    Piped output gets 160 columns (rich's default is 80, which cuts wide
+    tables such as the sweep's) unless COLUMNS says otherwise.
+    """
+    import os
+
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console = Console(highlight=False, width=160)
+    return console
 
 
 def _print_outputs(
     x: Any, y: Any, outputs: Any, final_loss: float, diverged: int
 ) -> None:
     import numpy as np
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=None)
@@ -493,7 +507,7 @@ def _print_outputs(
             " ".join(f"{v:g}" for v in np.atleast_1d(y[i])),
             " ".join(f"{v:.4f}" for v in outputs[i]),
         )
-    console = Console(highlight=False)
+    console = _stdout_console()
     console.print(table)
     if shown < len(x):
         console.print(f"(first {shown} of {len(x)} rows)")
@@ -979,7 +993,6 @@ def _describe_optimizer(opt: dict[str, Any]) -> str:
 
 
 def _print_dataset_settings(settings: dict[str, Any]) -> None:
-    from rich.console import Console
 
     names = ", ".join(settings["classes"])
     classes = f", classes {names}" if names else ""
@@ -1002,7 +1015,7 @@ def _print_dataset_settings(settings: dict[str, Any]) -> None:
             else ""
         ),
     ]
-    Console(highlight=False).print("\n".join(lines))
+    _stdout_console().print("\n".join(lines))
 
 
 def _report_dataset(
@@ -1058,10 +1071,9 @@ def _report_dataset(
 def _print_dataset_metrics(
     data: Any, metrics: dict[str, Any], summary: dict[str, Any]
 ) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = _stdout_console()
     regression = data.task == "regression"
     table = Table(title=None)
     table.add_column("part")
@@ -1145,7 +1157,6 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
             )
         )
         return 1 if failed else 0
-    from rich.console import Console
     from rich.table import Table
 
     table = Table()
@@ -1159,7 +1170,7 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
             str(r.worst_index),
             "ok" if r.passed(args.tol) else "WRONG",
         )
-    console = Console(highlight=False)
+    console = _stdout_console()
     console.print(table)
     if failed:
         console.print(
@@ -1735,10 +1746,9 @@ def _write_predictions(path: str, result: dict[str, Any]) -> None:
 
 
 def _print_predictions(args: argparse.Namespace, result: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(highlight=False)
+    console = _stdout_console()
     classes = result.get("classes")
     table = Table()
     table.add_column("row", justify="right")
@@ -2099,7 +2109,6 @@ def _run_sweep(args: argparse.Namespace) -> int:
 
 
 def _print_sweep(result: Any, seconds: float) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     def pct(v: float | None) -> str:
@@ -2141,7 +2150,7 @@ def _print_sweep(result: Any, seconds: float) -> None:
             pct(cell["diverged_rate"]),
             pct(cell["unfinished_rate"]),
         )
-    Console(highlight=False).print(table)
+    _stdout_console().print(table)
 
 
 class _SweepProgress:
