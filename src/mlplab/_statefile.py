@@ -357,11 +357,21 @@ def _generator(state: Any, field: str) -> np.random.Generator:
         f"must be one of {', '.join(sorted(BIT_GENERATORS))}; got {name!r}",
     )
     bit_generator = BIT_GENERATORS[str(name)]()
+    # NumPy ignores keys it does not know; a model file may hold none.
+    _same_keys(entry, bit_generator.state, field)
     try:
         bit_generator.state = entry
     except Exception as e:  # NumPy's own checks of the state dict
         raise ValueError(f"{field}: not a valid {name} state ({e})"[:300]) from None
     return np.random.Generator(bit_generator)
+
+
+def _same_keys(entry: Any, template: dict[str, Any], field: str) -> None:
+    """Check that ``entry`` has exactly the keys of ``template``, nested dicts too."""
+    entry = require_keys(json_dict(entry, field), template, field)
+    for key, value in template.items():
+        if isinstance(value, dict):
+            _same_keys(entry[key], value, f"{field}.{key}")
 
 
 # ---------------------------------------------------------------- history

@@ -266,14 +266,16 @@ def test_fuzzed_metadata_values_load_or_are_refused(data_, value):
     for key in path[:-1]:
         target = target[key]
     action = data_.draw(st.sampled_from(["replace", "delete", "add"]))
+    added = action == "add" and isinstance(target, dict)
     if action == "delete" and isinstance(target, dict):
         del target[path[-1]]
-    elif action == "add" and isinstance(target, dict):
+    elif added:
         target[f"{path[-1]}_extra"] = value
     else:
         target[path[-1]] = value
     # Some replacements are valid (a new seed, another note): those may load.
-    outcome(signed(meta, tensors), may_load=True)
+    # An unknown key is never valid, except in the free-form "info".
+    outcome(signed(meta, tensors), may_load=not added or path[0] == "info")
 
 
 @HOSTILE
