@@ -609,7 +609,10 @@ async def _live(websocket: Any) -> None:
     finally:
         session.connections -= 1
         if session.connections == 0:
-            await run_in_threadpool(registry.close, session.id)
+            # Shielded: the server may cancel this handler right after the
+            # disconnect, and the training thread must still be stopped.
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(registry.close, session.id)
 
 
 def create_app() -> Any:
