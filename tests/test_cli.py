@@ -15,7 +15,19 @@ def test_train_with_no_arguments_solves_xor_and_writes_a_png(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "network   3-4-1, sigmoid hidden, sigmoid output, no biases" in result.stdout
     assert "ema" in result.stdout
-    assert "final loss" in result.stdout
+    # The printed table: "│ 0 0 1 │      0 │ 0.0042 │", one row per XOR input.
+    rows = [
+        [cell.strip() for cell in line.strip("│ ").split("│")]
+        for line in result.stdout.splitlines()
+        if line.startswith("│")
+    ]
+    assert [r[0] for r in rows] == ["0 0 1", "0 1 1", "1 0 1", "1 1 1"]
+    targets = [float(r[1]) for r in rows]
+    outputs = [float(r[2]) for r in rows]
+    assert targets == [0, 1, 1, 0]
+    np.testing.assert_array_equal(np.round(outputs), targets)
+    final_loss = float(result.stdout.split("final loss")[1].split()[0])
+    assert final_loss < 0.01
     png = tmp_path / "loss.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
