@@ -13,6 +13,10 @@ from hypothesis import HealthCheck, settings
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+# scikit-learn's estimator checks skip check_array_api_input unless SciPy's
+# array-API support is on; it must be set before SciPy is first imported.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 settings.register_profile(
     "ci",
     derandomize=True,
