@@ -265,6 +265,13 @@ def test_seeds_endpoint(client):
     response = client.post(f"/api/sessions/{sid}/seeds", json={"n_seeds": 5000})
     assert response.status_code == 400
     assert "n_seeds must be in [1, 1000]" in response.json()["error"]
+    # a misspelt field is refused, not ignored (this ran 100 seeds once)
+    response = client.post(f"/api/sessions/{sid}/seeds", json={"n": 100000})
+    assert response.status_code == 400
+    assert response.json()["error"] == "unknown field 'n'; expected n_seeds"
+    response = client.post(f"/api/sessions/{sid}/play", json={"epochs": 5})
+    assert response.status_code == 400
+    assert "expected an empty body" in response.json()["error"]
     client.patch(f"/api/sessions/{sid}/settings", json={"epochs": 100000})
     response = client.post(f"/api/sessions/{sid}/seeds", json={"n_seeds": 100})
     assert response.status_code == 400

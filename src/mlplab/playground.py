@@ -457,8 +457,12 @@ def _error(status: int, message: str) -> Any:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _body(request: Any) -> dict[str, Any]:
-    """Return the request's JSON object ({} when empty) or raise ValueError."""
+async def _body(request: Any, allowed: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Return the request's JSON object ({} when empty) or raise ValueError.
+
+    With ``allowed``, any other key is an error (a misspelt field is never
+    silently ignored).
+    """
     raw = await request.body()
     if not raw.strip():
         return {}
@@ -470,6 +474,10 @@ async def _body(request: Any) -> dict[str, Any]:
         raise ValueError(
             f"the request body must be a JSON object; got {type(body).__name__}"
         )
+    unknown = sorted(set(body) - set(allowed)) if allowed is not None else []
+    if unknown:
+        expected = ", ".join(allowed) if allowed else "an empty body"
+        raise ValueError(f"unknown field {unknown[0]!r}; expected {expected}")
     return body
 
 
@@ -493,7 +501,7 @@ async def _create(request: Any) -> Any:
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import JSONResponse
 
-    body = await _body(request)
+    body = await _body(request, ("settings",))
     values = body.get("settings", {})
     if not isinstance(values, dict):
         raise ValueError("settings must be a JSON object of setting names and values")
@@ -542,7 +550,14 @@ async def _action(request: Any) -> Any:
 
     session = _registry(request).get(request.path_params["id"])
     action = request.path_params["action"]
-    body = await _body(request)
+    fields = {"step": ("epochs",), "seeds": ("n_seeds",), "heatmap": ("n_seeds",)}
+    if action not in (*fields, "play", "pause", "reset"):
+        return _error(
+            404,
+            f"unknown action {action!r}; expected play, pause, step, reset, "
+            "seeds or heatmap",
+        )
+    body = await _body(request, fields.get(action, ()))
     if action in ("play", "pause", "reset"):
         await run_in_threadpool(getattr(session, action))
     elif action == "step":
@@ -556,18 +571,12 @@ async def _action(request: Any) -> Any:
             run_seeds, session.settings, n, lambda: session.closed
         )
         return JSONResponse(result)
-    elif action == "heatmap":
+    else:  # heatmap
         n = _n_seeds(body, 10, LIMITS["heatmap_seeds"])
         result = await run_in_threadpool(
             lr_momentum_heatmap, session.settings, n, lambda: session.closed
         )
         return JSONResponse(result)
-    else:
-        return _error(
-            404,
-            f"unknown action {action!r}; expected play, pause, step, reset, "
-            "seeds or heatmap",
-        )
     return JSONResponse(await run_in_threadpool(session.snapshot))
 
 
