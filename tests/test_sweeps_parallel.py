@@ -193,3 +193,25 @@ def test_a_results_file_of_another_sweep_is_refused(tmp_path, reference):
     out.write_bytes(reference[0])
     with pytest.raises(ValueError, match="different sweep: member 0 has lr"):
         sweep({**GRID, "lr": [0.25, 1.0]}, seeds=SEEDS, setup=SETUP, out=out)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_is_retried_and_the_results_are_the_same(
+    tmp_path, reference, monkeypatch
+):
+    import mlplab.sweeps
+
+    marker = tmp_path / "died-once"
+    run = mlplab.sweeps._indexed
+
+    def die_once_on_chunk_3(i, chunk, data):
+        # A closure, so joblib's workers get it by value (cloudpickle).
+        if i == 3 and not marker.exists():
+            marker.touch()
+            os._exit(1)  # the worker process dies mid-chunk
+        return run(i, chunk, data)
+
+    monkeypatch.setattr(mlplab.sweeps, "_indexed", die_once_on_chunk_3)
+    data, _ = _run(tmp_path, "died.csv", workers=2)
+    assert marker.exists()  # the worker did die
+    assert data == reference[0]
