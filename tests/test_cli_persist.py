@@ -266,6 +266,12 @@ def test_resume_takes_settings_from_the_file(tmp_path):
     done = run_cli("train", "--resume", "m.safetensors", "--lr", "0.1", cwd=tmp_path)
     assert done.returncode == 2
     assert "--resume takes the settings from the file; got --lr" in done.stderr
+    back = run_cli("train", "--resume", "m.safetensors", "--epochs", "3", cwd=tmp_path)
+    assert back.returncode == 2
+    assert back.stderr.strip().splitlines() == [
+        "mlplab: error: --epochs is the total to train to; m.safetensors is already "
+        "at epoch 5, got --epochs 3"
+    ]
 
 
 def test_predict_refuses_a_target_column_with_labels_the_model_never_saw(

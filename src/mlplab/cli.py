@@ -1425,6 +1425,11 @@ def _resumed_args(args: argparse.Namespace) -> argparse.Namespace:
         or not all(isinstance(a, str) for a in saved)
     ):
         raise UsageError(f"{args.resume} holds no run saved by 'mlplab train --save'")
+    if args.epochs is not None and args.epochs < checkpoint.state.epoch:
+        raise UsageError(
+            f"--epochs is the total to train to; {args.resume} is already at epoch "
+            f"{checkpoint.state.epoch}, got --epochs {args.epochs}"
+        )
     resumed = _build_parser().parse_args(saved)
     for key in _RESUME_OPTIONS:
         if key not in ("argv", "run") and (key != "epochs" or args.epochs is not None):
