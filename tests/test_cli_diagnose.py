@@ -86,3 +86,42 @@ def test_lr_find_json_and_plot(tmp_path, capsys):
 def test_lr_find_rejects_an_empty_range(capsys):
     assert main(["lr-find", "--min-lr", "1", "--max-lr", "0.1", "--no-plot"]) == 2
     assert "min_lr < max_lr" in capsys.readouterr().err
+
+
+def test_diagnose_a_saved_model_file(tmp_path, capsys):
+    from tests.unit.test_diagnosis import _saved_original
+
+    path, _ = _saved_original(tmp_path, [3])
+    assert main(["diagnose", "--model", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    findings = {f["name"]: f for f in doc["findings"]}
+    assert doc["settings"]["member"] == 0
+    assert doc["settings"]["n_epochs"] == 300
+    assert findings["gradients"]["problem"]
+    assert findings["curvature"]["evidence"]["learning_rate"] == 0.5
+    assert "seeds" not in findings
+    assert main(["diagnose", "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "member 0 at its saved weights" in out
+    assert "PROBLEM  gradients" in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--model", "missing.safetensors"], "cannot read model file"),
+        (["--dataset", "iris"], "takes 3 features; iris has 4"),
+        (["--member", "2"], "member must be in 0..0"),
+        (["--lr", "0.1"], "--lr does not apply"),
+        (["--member", "1", "--seed", "0"], None),
+    ],
+)
+def test_diagnose_model_usage_errors(tmp_path, capsys, extra, message):
+    from tests.unit.test_diagnosis import _saved_original
+
+    path, _ = _saved_original(tmp_path, [0])
+    args = ["diagnose", *(["--model", str(path)] if "--model" not in extra else [])]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert message is None or message in err

@@ -43,6 +43,7 @@ from .optimizers import SGD
 from .outcomes import CONSTANT_STALL_RTOL, constant_predictor_loss
 from .presets import OriginalSetup
 from .schedules import learning_rate_at
+from .serialization import Checkpoint
 from .stability import (
     effective_rates,
     largest_eigenvalue,
@@ -51,7 +52,14 @@ from .stability import (
 )
 from .training import DivergenceWarning, fit, prepare_targets
 
-__all__ = ["Diagnosis", "Finding", "FixResult", "diagnose", "layer_health"]
+__all__ = [
+    "Diagnosis",
+    "Finding",
+    "FixResult",
+    "diagnose",
+    "diagnose_model",
+    "layer_health",
+]
 
 SATURATION_TOL = 1e-3  # a sigmoid/tanh output this close to a bound is saturated
 _BOUNDS = {
@@ -146,6 +154,32 @@ class _Run:
         self.loss = np.concatenate(losses)  # (n_epochs, K)
         self.grad_ratio = np.array(ratios)  # (n_checkpoints + 1, n_layers, K)
         self.grad_norm = np.array(norms)
+        self.step = max(0, len(self.loss) - 1)  # the step whose rate is in force
+
+    @classmethod
+    def at_weights(
+        cls,
+        config: MLPConfig,
+        x: Array,
+        y: Array,
+        loss: str,
+        params: Params,
+        past_loss: Array,
+        step: int,
+    ) -> _Run:
+        """Build a finished run: saved weights, their recorded losses, no training."""
+        run = cls.__new__(cls)
+        run.initial = run.params = params
+        norms: list[Array] = []
+        run.grad_ratio = np.array([cls._norms(params, config, x, y, loss, norms)])
+        run.grad_norm = np.array(norms)
+        config64 = dataclasses.replace(config, dtype="float64")
+        now = LOSSES[loss].value(forward(params, config64, x)[0], y)  # (K,)
+        run.loss = np.concatenate([np.reshape(past_loss, (-1, 1)), now[None, :]])
+        run.epochs = [step]
+        run.diverged = np.where(np.isfinite(now), -1, step)
+        run.step = step
+        return run
 
     @staticmethod
     def _norms(
@@ -418,7 +452,7 @@ def _curvature_finding(
         largest_eigenvalue(config, x, y, loss=loss, params=_member(run.params, 0))[0]
     )
     h_eff = h + _value(optimizer.weight_decay)
-    rate = _value(learning_rate_at(optimizer.learning_rate, max(0, len(run.loss) - 1)))
+    rate = _value(learning_rate_at(optimizer.learning_rate, run.step))
     bound = _value(stability_bound(optimizer))
     tail = np.diff(run.loss[-max(3, len(run.loss) // 10) :, 0])
     oscillation = (
@@ -676,6 +710,9 @@ class Diagnosis:
         lines = [
             f"diagnosis of seed {self.settings['seeds'][0]} after "
             f"{self.settings['n_epochs']} epochs"
+            if "member" not in self.settings
+            else f"diagnosis of member {self.settings['member']} at its saved "
+            f"weights (after {self.settings['n_epochs']} recorded epochs)"
         ]
         for f in sorted(self.findings, key=lambda f: not f.problem):
             lines.append(f"{'PROBLEM' if f.problem else 'ok':<8} {f.name}: {f.summary}")
@@ -696,7 +733,7 @@ class Diagnosis:
                     f"{'':<9}= {e['momentum_style']} rate {e['learning_rate']:.6g}, "
                     f"momentum {e['momentum']:g}"
                     f"{'' if e['exact'] else ' (approx.)'}: {e['also']}"
-                    for e in f.evidence["equivalents"]
+                    for e in f.evidence.get("equivalents", [])
                 ]
         if self.fixes:
             lines.append("fixes tried over the same seeds (success = solved):")
@@ -845,3 +882,124 @@ def _fix_result(
         outcomes,
         float(np.median([r["final_loss"] for r in rows])),
     )
+
+
+def _member_optimizer(optimizer: Any, k: int) -> Any:
+    """Member k's SGD: per-member hyperparameters (tuples) narrowed to its value."""
+    if not isinstance(optimizer, SGD):
+        return optimizer
+    narrowed: dict[str, Any] = {
+        f.name: _value(getattr(optimizer, f.name), k)
+        for f in dataclasses.fields(SGD)
+        if isinstance(getattr(optimizer, f.name), tuple)
+    }
+    return dataclasses.replace(optimizer, **narrowed)
+
+
+def _optimizer_findings(
+    config: MLPConfig, x: Array, y: Array, loss: str, run: _Run, optimizer: Any
+) -> tuple[Finding, Finding]:
+    """Return the curvature and rates findings; without an SGD, the curvature alone."""
+    if isinstance(optimizer, SGD):
+        return (
+            _curvature_finding(config, x, y, loss, run, optimizer),
+            _rate_finding(optimizer),
+        )
+    name = type(optimizer).__name__
+    h = float(
+        largest_eigenvalue(config, x, y, loss=loss, params=_member(run.params, 0))[0]
+    )
+    return (
+        Finding(
+            "curvature",
+            False,
+            f"largest Hessian eigenvalue {h:.4g}; no stability bound is known "
+            f"for {name} (the bounds are SGD's)",
+            {"largest_eigenvalue": h, "optimizer": name},
+        ),
+        Finding(
+            "rates",
+            False,
+            f"{name}: the effective-rate translations cover SGD's momentum "
+            "conventions only",
+            {"optimizer": name},
+        ),
+    )
+
+
+@_quiet_overflow
+def diagnose_model(
+    model: Checkpoint, x: Array, y: Array, *, member: int = 0
+) -> Diagnosis:
+    """Say what is wrong with a saved model, at its saved weights; no training.
+
+    The findings are those of ``diagnose`` except ``seeds`` (nothing is
+    trained): the gradient check, the plateau, saturated or dead units and the
+    gradient norms at the saved weights; the curvature there against the
+    stability bound of the saved optimizer, and its effective rates. The
+    loss history the file records (if any) supplies the plateau's recent
+    change and the loss oscillation.
+
+    Parameters
+    ----------
+    model : Checkpoint
+        What ``load`` returns. The stability bound and the effective rates
+        exist for ``SGD`` only; for another optimizer those two findings
+        report the curvature alone.
+    x : array, shape (n_samples, n_features)
+        Features as given to the model (its saved scaler, if any, is applied).
+    y : array
+        Network targets as ``fit`` takes them (one-hot rows for several
+        outputs).
+    member : int
+        Which member of an ensemble to diagnose (default 0).
+
+    Returns
+    -------
+    Diagnosis
+        Findings ``gradients``, ``plateau``, ``units``, ``gradient-flow``,
+        ``curvature`` and ``rates``; ``settings["member"]`` names the member.
+    """
+    k = model.n_members
+    if not 0 <= member < k:
+        raise ValueError(
+            f"member must be in 0..{k - 1} (the model has {k}); got {member}"
+        )
+    if model.optimizer is None:
+        raise ValueError("the model records no optimizer; diagnose needs its SGD")
+    optimizer = _member_optimizer(model.optimizer, member)
+    config = model.config
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2 or x.shape[1] != config.n_features:
+        raise ValueError(
+            f"the model takes {config.n_features} features per row; "
+            f"got data of shape {x.shape}"
+        )
+    if model.scaler is not None:
+        x = model.scaler.transform(x)
+    y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
+    params = _member(model.params, member)
+    past = np.zeros(0) if model.history is None else model.history.loss[:, member]
+    step = int(getattr(getattr(model.state, "opt_state", None), "step", len(past)))
+    run = _Run.at_weights(config, x, y, model.loss, params, past, step)
+    loss = model.loss
+    findings = (
+        _gradient_finding(config, x, y, loss, params)[0],
+        _plateau_finding(config, x, y, loss, run, constant_predictor_loss(loss, y)),
+        _units_finding(config, x, run),
+        _flow_finding(run),
+        *_optimizer_findings(config, x, y, loss, run, optimizer),
+    )
+    seeds = model.seeds
+    settings = {
+        "config": dataclasses.asdict(config),
+        "loss": loss,
+        "optimizer": dataclasses.asdict(optimizer)
+        if dataclasses.is_dataclass(optimizer) and not isinstance(optimizer, type)
+        else repr(optimizer),
+        "n_epochs": len(past),
+        "seeds": [None if seeds is None else seeds[member]],
+        "member": member,
+        "n_members": k,
+    }
+    return Diagnosis(settings, findings)

@@ -175,3 +175,64 @@ def test_exploding_gradients_are_flagged():
     d = diagnose(config, x, y, loss="sse", optimizer=SGD(1e-12), n_epochs=2)
     assert d.finding("gradient-flow").problem
     assert "exploding" in d.finding("gradient-flow").summary
+
+
+def _saved_original(tmp_path, seeds, learning_rate=0.5):
+    """Train the original program (mistake kept) and save it; return the path."""
+    import dataclasses
+
+    from mlplab import fit, save
+
+    s = original_setup(fixed=False)
+    optimizer = dataclasses.replace(s.optimizer, learning_rate=learning_rate)
+    result = fit(
+        s.config, s.x, s.y, loss="sse", optimizer=optimizer, n_epochs=300, seeds=seeds
+    )
+    path = tmp_path / "model.safetensors"
+    save(
+        path,
+        s.config,
+        loss="sse",
+        state=result.state,
+        optimizer=result.optimizer,
+        history=result.history,
+        seeds=seeds,
+    )
+    return path, result
+
+
+def test_diagnose_model_works_at_the_saved_weights_with_the_saved_optimizer(
+    tmp_path,
+):
+    from mlplab import diagnose_model, load
+    from mlplab.network import forward
+
+    path, result = _saved_original(tmp_path, [3, 5], learning_rate=(0.5, 0.2))
+    x, y = xor_data()
+    d = diagnose_model(load(path), x, y, member=1)
+    assert d.settings["member"] == 1
+    assert d.settings["seeds"] == [5]
+    assert d.settings["n_epochs"] == 300
+    assert "seeds" not in [f.name for f in d.findings]
+    assert d.finding("gradients").problem  # the derivative mistake, at any weights
+    # the plateau's loss is member 1's loss at the saved weights, not a new run
+    out = forward(result.params, load(path).config, x)[0][1]
+    assert d.finding("plateau").evidence["final_loss"] == pytest.approx(
+        float(np.sum((out - y[:, None]) ** 2))
+    )
+    curvature = d.finding("curvature").evidence
+    assert curvature["learning_rate"] == 0.2  # member 1's rate
+    assert curvature["stability_bound"] == pytest.approx(6.0)  # EMA b = 0.5
+    assert d.finding("rates").evidence["classical_rate"] == pytest.approx(0.1)
+    assert "member 1 at its saved weights" in d.text()
+
+
+def test_diagnose_model_rejects_mismatched_data_and_members(tmp_path):
+    from mlplab import diagnose_model, load
+
+    path, _ = _saved_original(tmp_path, [0])
+    x, y = xor_data()
+    with pytest.raises(ValueError, match="takes 3 features per row; got data"):
+        diagnose_model(load(path), x[:, :2], y)
+    with pytest.raises(ValueError, match=r"member must be in 0..0"):
+        diagnose_model(load(path), x, y, member=1)
