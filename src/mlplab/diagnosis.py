@@ -22,7 +22,7 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,7 +40,7 @@ from .network import (
     with_arrays,
 )
 from .optimizers import SGD
-from .outcomes import CONSTANT_STALL_RTOL, constant_predictor_loss
+from .outcomes import CONSTANT_STALL_RTOL, classify, constant_predictor_loss
 from .presets import OriginalSetup
 from .schedules import learning_rate_at
 from .serialization import Checkpoint
@@ -303,42 +303,100 @@ def _gradient_finding(
 def _plateau_finding(
     config: MLPConfig, x: Array, y: Array, loss: str, run: _Run, constant: float
 ) -> Finding:
-    """Is the loss the best constant predictor's? With the gradient norm there."""
+    """Is the loss the best constant predictor's? With the gradient norm there.
+
+    Whether the run has stalled there is the sweep's rule (``outcomes``):
+    improved by less than 1e-4 relative over the last 10% of the epochs. A
+    run near the constant loss that still improves faster is "unfinished".
+    """
     losses = run.loss[:, 0]
     final = float(losses[-1])
     gap = abs(final - constant)
-    window = max(1, len(losses) // 10)
-    outputs = LOSSES[loss].link(
-        forward(
-            _member(run.params, 0), dataclasses.replace(config, dtype="float64"), x
-        )[0]
-    )[0]
+    window = min(max(round(0.1 * len(losses)), 1), len(losses))  # the sweep's
+    config64 = dataclasses.replace(config, dtype="float64")
+    raw = forward(_member(run.params, 0), config64, x)[0]
+    outputs = LOSSES[loss].link(raw)[0]
+    outcome = _outcome(config, loss, raw, y, losses, window, run, constant)
+    change = float(losses[-1] - losses[-window]) if len(losses) > window else 0.0
     evidence = {
         "final_loss": final,
         "constant_loss": constant,
         "gap": gap,
         "relative_gap": gap / constant if constant > 0 else float("inf"),
         "gradient_norm": float(np.sqrt(np.sum(run.grad_norm[-1][:, 0] ** 2))),
-        "loss_change_last_10pct": float(losses[-1] - losses[-window - 1])
-        if len(losses) > window
-        else 0.0,
+        "window": window,
+        "loss_change_last_10pct": change,
+        "outcome": outcome,
         "output_spread": float(np.max(np.ptp(outputs, axis=0))),
     }
-    on_plateau = bool(np.isfinite(final) and gap <= CONSTANT_STALL_RTOL * constant)
-    if not on_plateau:
+    near = bool(np.isfinite(final) and gap <= CONSTANT_STALL_RTOL * constant)
+    numbers = (
+        f"loss {final:.6g} against {constant:.6g} for predicting the target mean "
+        f"on every row, gradient norm {evidence['gradient_norm']:.2e}"
+    )
+    if near and outcome == "plateau":
+        summary = f"stalled on the constant-predictor plateau: {numbers}"
+    elif near and outcome == "unfinished":
+        summary = (
+            f"near the constant-predictor loss and still creeping down: {numbers}; "
+            f"the loss fell {-change:.3g} over the last {window} epochs, so a "
+            "sweep counts this run as unfinished, not stalled"
+        )
+    elif near and outcome == "solved":
+        return Finding(
+            "plateau",
+            False,
+            f"the loss ({final:.4g}) is within {CONSTANT_STALL_RTOL:.0%} of the "
+            f"constant predictor's ({constant:.4g}), but every training row is "
+            "classified correctly",
+            evidence,
+        )
+    else:
         return Finding(
             "plateau",
             False,
             f"the loss ({final:.4g}) is not the constant predictor's ({constant:.4g})",
             evidence,
         )
-    summary = (
-        f"stalled on the constant-predictor plateau: loss {final:.6g} against "
-        f"{constant:.6g} for predicting the target mean on every row, "
-        f"gradient norm {evidence['gradient_norm']:.2e}"
-    )
     return Finding(
         "plateau", True, summary, evidence, tuple(_plateau_advice(config, loss))
+    )
+
+
+def _outcome(
+    config: MLPConfig,
+    loss: str,
+    raw: Array,
+    y: Array,
+    losses: Array,
+    window: int,
+    run: _Run,
+    constant: float,
+) -> str:
+    """Classify the diagnosed run by the sweep's rules (``outcomes.classify``)."""
+    from types import SimpleNamespace
+
+    from .sweeps import _task_kind
+
+    kind, threshold = _task_kind(
+        cast(Any, SimpleNamespace(config=config, loss=loss)), y
+    )
+    if kind == "multiclass":
+        solved = bool(np.all(np.argmax(raw[0], 1) == np.argmax(y, 1)))
+    elif kind == "classification":
+        solved = bool(np.all((raw[0] > threshold) == (y > 0.5)))
+    else:  # regression: solved only under a loss threshold the sweep is given
+        solved = False
+    n = len(losses)
+    return str(
+        classify(
+            n_epochs=n,
+            final_loss=losses[-1:],
+            window_loss=losses[n - window : n - window + 1],
+            diverged_epoch=run.diverged[:1],
+            last_bad=np.array([0 if solved else n]),
+            constant_loss=constant,
+        ).outcome[0]
     )
 
 

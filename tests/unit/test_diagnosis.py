@@ -82,7 +82,34 @@ def test_small_init_bce_xor_sits_on_the_ln2_plateau_for_every_seed():
     plateau = d.finding("plateau")
     assert plateau.problem
     assert plateau.evidence["constant_loss"] == pytest.approx(0.693147, abs=1e-6)
+    assert plateau.evidence["outcome"] == "plateau"
+    assert plateau.summary.startswith("stalled on the constant-predictor plateau")
     assert not d.finding("gradients").problem
+
+
+@pytest.mark.slow
+def test_plateau_finding_agrees_with_the_sweeps_outcome_for_the_same_run():
+    # Seed 3 of the original program ends near loss 1 but still improves by more
+    # than the sweep's 1e-4 over the last 10% of epochs: "unfinished", not stalled.
+    s = original_setup(fixed=False)
+    d = diagnose(
+        s.config,
+        s.x,
+        s.y,
+        loss="sse",
+        optimizer=s.optimizer,
+        n_epochs=s.n_epochs,
+        seeds=[STALLING_SEED, 0],
+    )
+    row = d.finding("seeds").evidence["runs"][0]
+    plateau = d.finding("plateau")
+    assert row["seed"] == STALLING_SEED
+    assert row["outcome"] == "unfinished"
+    assert plateau.evidence["outcome"] == row["outcome"]
+    assert plateau.problem  # near the constant predictor's loss all the same
+    assert not plateau.summary.startswith("stalled")
+    assert plateau.summary.startswith("near the constant-predictor loss and still")
+    assert plateau.evidence["loss_change_last_10pct"] < 0
 
 
 def _dead_relu_net():
