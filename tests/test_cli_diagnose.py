@@ -32,9 +32,10 @@ def test_diagnose_original_stalling_seed_with_fixes_json(capsys):
     assert findings["plateau"]["evidence"]["constant_loss"] == 1.0
     assert [r["seed"] for r in findings["seeds"]["evidence"]["runs"]] == [3, 0, 1, 2]
     fixes = {f["name"]: f for f in doc["fixes"]}
-    assert (
-        fixes["correct derivative"]["success_rate"] >= fixes["as given"]["success_rate"]
-    )
+    # seed 3 has not solved XOR after 3000 epochs as given; corrected, all four do
+    assert fixes["as given"]["outcomes"][0] != "solved"
+    assert fixes["as given"]["success_rate"] <= 0.75
+    assert fixes["correct derivative"]["success_rate"] == 1.0
     assert all(len(f["outcomes"]) == 4 for f in doc["fixes"])
 
 
