@@ -51,11 +51,34 @@ def test_diagnose_prints_a_readable_report(tmp_path):
     assert "classical rate 0.25, momentum 0.5" in result.stdout
 
 
-def test_diagnose_usage_errors(capsys):
-    assert main(["diagnose", "--seeds", "0"]) == 2
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--seeds", "0"], "--seeds must be in 1..1000; got 0"),
+        (["--seeds", "100000000"], "--seeds must be in 1..1000; got 100000000"),
+        (["--seeds", "1", "--try-fixes"], "--try-fixes needs --seeds >= 2"),
+        (["--dataset", "iris"], "--dataset and --member go with --model"),
+    ],
+)
+def test_diagnose_usage_errors(capsys, argv, message):
+    assert main(["diagnose", *argv]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "--seeds must be >= 1; got 0" in err
+    assert message in err
+
+
+def test_try_fixes_defaults_to_twenty_seeds(capsys):
+    assert main(["diagnose", "--epochs", "20", "--try-fixes", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["settings"]["seeds"] == list(range(20))
+    assert all(len(f["outcomes"]) == 20 for f in doc["fixes"])
+
+
+def test_diagnose_help_states_the_seed_defaults_and_limit(capsys):
+    with pytest.raises(SystemExit):
+        main(["diagnose", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 1, or 20 with --try-fixes; at most 1000" in text
 
 
 @pytest.mark.slow

@@ -24,6 +24,8 @@ __all__ = ["main"]
 # Guards against requests that could only exhaust memory (the CLI's, not the API's).
 MAX_WIDTH = 100_000
 MAX_EPOCHS = 100_000_000
+MAX_DIAGNOSE_SEEDS = 1000  # diagnose --seeds: each seed is a full run, per fix too
+TRY_FIXES_SEEDS = 20  # diagnose --try-fixes without --seeds: rates in steps of 5%
 
 
 class UsageError(Exception):
@@ -1208,17 +1210,30 @@ def _add_diagnose(sub: Any) -> None:
     p.add_argument(
         "--seeds",
         type=int,
-        default=1,
         metavar="N",
-        help="also train N seeds (--seed first) through the sweep engine",
+        help="also train N seeds (--seed first) through the sweep engine "
+        f"(default 1, or {TRY_FIXES_SEEDS} with --try-fixes; at most "
+        f"{MAX_DIAGNOSE_SEEDS})",
     )
     p.add_argument(
         "--try-fixes",
         action="store_true",
-        help="run each suggested change over the same seeds; report success rates",
+        help="run each suggested change over the same seeds; report success rates "
+        f"(over {TRY_FIXES_SEEDS} seeds unless --seeds says otherwise)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_diagnose)
+
+
+def _diagnose_seeds(n: int | None, try_fixes: bool) -> int:
+    """Return how many seeds diagnose runs: --seeds, checked, or its default."""
+    if n is None:
+        return TRY_FIXES_SEEDS if try_fixes else 1
+    if not 1 <= n <= MAX_DIAGNOSE_SEEDS:
+        raise UsageError(f"--seeds must be in 1..{MAX_DIAGNOSE_SEEDS}; got {n}")
+    if try_fixes and n < 2:
+        raise UsageError(f"--try-fixes needs --seeds >= 2 to compare rates; got {n}")
+    return n
 
 
 def _seed_list(first: int, n: int) -> list[int]:
@@ -1233,10 +1248,9 @@ def _run_diagnose(args: argparse.Namespace) -> int:
         return _run_diagnose_model(args)
     if args.dataset is not None or args.member != 0:
         raise UsageError("--dataset and --member go with --model FILE")
-    if args.seeds < 1:
-        raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
+    n_seeds = _diagnose_seeds(args.seeds, args.try_fixes)
     s = _setup_from_args(args)
-    seeds = _seed_list(s["seed"], max(args.seeds, 2 if args.try_fixes else 1))
+    seeds = _seed_list(s["seed"], n_seeds)
     with _Status("diagnosing", quiet=args.json):
         report = diagnose(
             s["config"],
@@ -1272,7 +1286,7 @@ def _run_diagnose_model(args: argparse.Namespace) -> int:
 
     given = [o for o in _TRAINING_OPTIONS if getattr(args, o) is not None]
     given += [o for o in ("original", "try_fixes") if getattr(args, o)]
-    if given or args.seeds != 1:
+    if given or args.seeds is not None:
         flag = "--" + (given[0] if given else "seeds").replace("_", "-")
         raise UsageError(
             f"--model diagnoses the saved network as it is; {flag} does not apply"
