@@ -92,6 +92,7 @@ _EXPORTS = {
     "Finding": "diagnosis",
     "FixResult": "diagnosis",
     "diagnose": "diagnosis",
+    "diagnose_model": "diagnosis",
     "layer_health": "diagnosis",
     "LRFindResult": "lr_find",
     "lr_find": "lr_find",
@@ -161,6 +162,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         Finding,
         FixResult,
         diagnose,
+        diagnose_model,
         layer_health,
     )  # issue 8
     from .estimator import MLPClassifier, MLPRegressor

@@ -24,6 +24,8 @@ __all__ = ["main"]
 # Guards against requests that could only exhaust memory (the CLI's, not the API's).
 MAX_WIDTH = 100_000
 MAX_EPOCHS = 100_000_000
+MAX_DIAGNOSE_SEEDS = 1000  # diagnose --seeds: each seed is a full run, per fix too
+TRY_FIXES_SEEDS = 20  # diagnose --try-fixes without --seeds: rates in steps of 5%
 
 
 class UsageError(Exception):
@@ -1195,24 +1197,54 @@ def _add_diagnose(sub: Any) -> None:
         "constant-predictor plateau, saturated or dead units, vanishing or "
         "exploding gradients, the step size against the curvature, the "
         "effective learning rate, and (with --seeds) how other seeds fare. "
-        "--try-fixes runs the suggested changes over the same seeds.",
+        "--try-fixes runs the suggested changes over the same seeds. With "
+        "--model FILE it trains nothing: it diagnoses the saved network at its "
+        "saved weights with its saved optimizer, on --dataset, --data/--target "
+        "or (for a 3-input, 1-output network) the original XOR data.",
     )
     _add_network_options(p)
     _add_optimizer_options(p)
+    g = p.add_argument_group("a saved model (instead of training)")
+    g.add_argument(
+        "--model", metavar="MODEL", help="a model file saved by 'mlplab train --save'"
+    )
+    g.add_argument(
+        "--member",
+        type=int,
+        default=0,
+        metavar="K",
+        help="which member of an ensemble file to diagnose (default 0)",
+    )
+    g.add_argument(
+        "--dataset", metavar="NAME", help="a registered data set to diagnose it on"
+    )
     p.add_argument(
         "--seeds",
         type=int,
-        default=1,
         metavar="N",
-        help="also train N seeds (--seed first) through the sweep engine",
+        help="also train N seeds (--seed first) through the sweep engine "
+        f"(default 1, or {TRY_FIXES_SEEDS} with --try-fixes; at most "
+        f"{MAX_DIAGNOSE_SEEDS})",
     )
     p.add_argument(
         "--try-fixes",
         action="store_true",
-        help="run each suggested change over the same seeds; report success rates",
+        help="run each suggested change over the same seeds; report success rates "
+        f"(over {TRY_FIXES_SEEDS} seeds unless --seeds says otherwise)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(run=_run_diagnose)
+
+
+def _diagnose_seeds(n: int | None, try_fixes: bool) -> int:
+    """Return how many seeds diagnose runs: --seeds, checked, or its default."""
+    if n is None:
+        return TRY_FIXES_SEEDS if try_fixes else 1
+    if not 1 <= n <= MAX_DIAGNOSE_SEEDS:
+        raise UsageError(f"--seeds must be in 1..{MAX_DIAGNOSE_SEEDS}; got {n}")
+    if try_fixes and n < 2:
+        raise UsageError(f"--try-fixes needs --seeds >= 2 to compare rates; got {n}")
+    return n
 
 
 def _seed_list(first: int, n: int) -> list[int]:
@@ -1223,10 +1255,13 @@ def _seed_list(first: int, n: int) -> list[int]:
 def _run_diagnose(args: argparse.Namespace) -> int:
     from .diagnosis import diagnose
 
-    if args.seeds < 1:
-        raise UsageError(f"--seeds must be >= 1; got {args.seeds}")
+    if args.model is not None:
+        return _run_diagnose_model(args)
+    if args.dataset is not None or args.member != 0:
+        raise UsageError("--dataset and --member go with --model FILE")
+    n_seeds = _diagnose_seeds(args.seeds, args.try_fixes)
     s = _setup_from_args(args)
-    seeds = _seed_list(s["seed"], max(args.seeds, 2 if args.try_fixes else 1))
+    seeds = _seed_list(s["seed"], n_seeds)
     with _Status("diagnosing", quiet=args.json):
         report = diagnose(
             s["config"],
@@ -1245,6 +1280,94 @@ def _run_diagnose(args: argparse.Namespace) -> int:
     _print_settings(_settings(s))
     print(report.text())
     return 0
+
+
+# Options that choose what to train; a saved model has fixed all of them.
+_TRAINING_OPTIONS = (
+    *("hidden", "activation", "output_activation", "loss", "init", "no_bias"),
+    *("dtype", "seed", "lr", "momentum", "momentum_style", "dampening"),
+    *("nesterov", "weight_decay", "epochs", "batch_size"),
+)
+
+
+def _run_diagnose_model(args: argparse.Namespace) -> int:
+    """Diagnose a saved model at its saved weights, on the data the options name."""
+    from .diagnosis import diagnose_model
+    from .serialization import load
+
+    given = [o for o in _TRAINING_OPTIONS if getattr(args, o) is not None]
+    given += [o for o in ("original", "try_fixes") if getattr(args, o)]
+    if given or args.seeds is not None:
+        flag = "--" + (given[0] if given else "seeds").replace("_", "-")
+        raise UsageError(
+            f"--model diagnoses the saved network as it is; {flag} does not apply"
+        )
+    model = load(args.model)
+    x, y = _model_data(args, model)
+    with _Status("diagnosing", quiet=args.json):
+        report = diagnose_model(model, x, y, member=args.member)
+    if args.json:
+        print(_to_json({"model": str(args.model), **report.to_dict()}))
+        return 0
+    print(f"model     {args.model} ({model.n_members} member(s), loss {model.loss})")
+    print(report.text())
+    return 0
+
+
+def _model_data(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
+    """Features and network targets for a saved model (XOR for the XOR network)."""
+    from .datasets import load_csv, load_dataset, xor_data
+
+    config = model.config
+    if args.dataset is not None:
+        if args.data is not None or args.target is not None:
+            raise UsageError("--dataset excludes --data and --target")
+        data = load_dataset(args.dataset)
+    elif args.data is not None or args.target is not None:
+        if args.data is None or args.target is None:
+            raise UsageError(
+                "--data and --target go together (a CSV file and its column)"
+            )
+        task = model.info.get("task")
+        data = load_csv(args.data, args.target, task if isinstance(task, str) else None)
+    elif config.n_features == 3 and config.n_outputs == 1:
+        return xor_data()
+    else:
+        raise UsageError(
+            f"{args.model} takes {config.n_features} features, not XOR's 3; "
+            "name its data with --dataset or --data/--target"
+        )
+    if data.x.shape[1] != config.n_features:
+        raise UsageError(
+            f"{args.model} takes {config.n_features} features; "
+            f"{data.name} has {data.x.shape[1]}"
+        )
+    return data.x, _model_targets(model, data)
+
+
+def _model_targets(model: Any, data: Any) -> Any:
+    """Encode the data's targets as the model's outputs read them (classes, shift)."""
+    import numpy as np
+
+    if not model.classes:
+        if data.task != "regression":
+            raise UsageError(
+                f"{data.name} is a {data.task} task; the model is a regressor"
+            )
+        mean, std = model.info.get("target_shift", [0.0, 1.0])
+        return (np.asarray(data.y, np.float64) - mean) / std
+    index = {str(c): j for j, c in enumerate(model.classes)}
+    labels = [str(data.classes[i]) for i in data.y] if data.classes else []
+    unknown = sorted({lab for lab in labels if lab not in index})
+    if not labels or unknown:
+        raise UsageError(
+            f"{data.name}: the targets {', '.join(map(repr, unknown[:3]))} are not "
+            f"among the model's classes {', '.join(map(repr, model.classes))}"
+        )
+    codes = np.array([index[lab] for lab in labels])
+    if model.config.n_outputs == 1:
+        return codes.astype(np.float64)
+    return np.eye(model.config.n_outputs)[codes]
 
 
 class _Status:

@@ -22,7 +22,7 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -40,9 +40,10 @@ from .network import (
     with_arrays,
 )
 from .optimizers import SGD
-from .outcomes import CONSTANT_STALL_RTOL, constant_predictor_loss
+from .outcomes import CONSTANT_STALL_RTOL, classify, constant_predictor_loss
 from .presets import OriginalSetup
 from .schedules import learning_rate_at
+from .serialization import Checkpoint
 from .stability import (
     effective_rates,
     largest_eigenvalue,
@@ -51,7 +52,14 @@ from .stability import (
 )
 from .training import DivergenceWarning, fit, prepare_targets
 
-__all__ = ["Diagnosis", "Finding", "FixResult", "diagnose", "layer_health"]
+__all__ = [
+    "Diagnosis",
+    "Finding",
+    "FixResult",
+    "diagnose",
+    "diagnose_model",
+    "layer_health",
+]
 
 SATURATION_TOL = 1e-3  # a sigmoid/tanh output this close to a bound is saturated
 _BOUNDS = {
@@ -146,6 +154,32 @@ class _Run:
         self.loss = np.concatenate(losses)  # (n_epochs, K)
         self.grad_ratio = np.array(ratios)  # (n_checkpoints + 1, n_layers, K)
         self.grad_norm = np.array(norms)
+        self.step = max(0, len(self.loss) - 1)  # the step whose rate is in force
+
+    @classmethod
+    def at_weights(
+        cls,
+        config: MLPConfig,
+        x: Array,
+        y: Array,
+        loss: str,
+        params: Params,
+        past_loss: Array,
+        step: int,
+    ) -> _Run:
+        """Build a finished run: saved weights, their recorded losses, no training."""
+        run = cls.__new__(cls)
+        run.initial = run.params = params
+        norms: list[Array] = []
+        run.grad_ratio = np.array([cls._norms(params, config, x, y, loss, norms)])
+        run.grad_norm = np.array(norms)
+        config64 = dataclasses.replace(config, dtype="float64")
+        now = LOSSES[loss].value(forward(params, config64, x)[0], y)  # (K,)
+        run.loss = np.concatenate([np.reshape(past_loss, (-1, 1)), now[None, :]])
+        run.epochs = [step]
+        run.diverged = np.where(np.isfinite(now), -1, step)
+        run.step = step
+        return run
 
     @staticmethod
     def _norms(
@@ -269,42 +303,100 @@ def _gradient_finding(
 def _plateau_finding(
     config: MLPConfig, x: Array, y: Array, loss: str, run: _Run, constant: float
 ) -> Finding:
-    """Is the loss the best constant predictor's? With the gradient norm there."""
+    """Is the loss the best constant predictor's? With the gradient norm there.
+
+    Whether the run has stalled there is the sweep's rule (``outcomes``):
+    improved by less than 1e-4 relative over the last 10% of the epochs. A
+    run near the constant loss that still improves faster is "unfinished".
+    """
     losses = run.loss[:, 0]
     final = float(losses[-1])
     gap = abs(final - constant)
-    window = max(1, len(losses) // 10)
-    outputs = LOSSES[loss].link(
-        forward(
-            _member(run.params, 0), dataclasses.replace(config, dtype="float64"), x
-        )[0]
-    )[0]
+    window = min(max(round(0.1 * len(losses)), 1), len(losses))  # the sweep's
+    config64 = dataclasses.replace(config, dtype="float64")
+    raw = forward(_member(run.params, 0), config64, x)[0]
+    outputs = LOSSES[loss].link(raw)[0]
+    outcome = _outcome(config, loss, raw, y, losses, window, run, constant)
+    change = float(losses[-1] - losses[-window]) if len(losses) > window else 0.0
     evidence = {
         "final_loss": final,
         "constant_loss": constant,
         "gap": gap,
         "relative_gap": gap / constant if constant > 0 else float("inf"),
         "gradient_norm": float(np.sqrt(np.sum(run.grad_norm[-1][:, 0] ** 2))),
-        "loss_change_last_10pct": float(losses[-1] - losses[-window - 1])
-        if len(losses) > window
-        else 0.0,
+        "window": window,
+        "loss_change_last_10pct": change,
+        "outcome": outcome,
         "output_spread": float(np.max(np.ptp(outputs, axis=0))),
     }
-    on_plateau = bool(np.isfinite(final) and gap <= CONSTANT_STALL_RTOL * constant)
-    if not on_plateau:
+    near = bool(np.isfinite(final) and gap <= CONSTANT_STALL_RTOL * constant)
+    numbers = (
+        f"loss {final:.6g} against {constant:.6g} for predicting the target mean "
+        f"on every row, gradient norm {evidence['gradient_norm']:.2e}"
+    )
+    if near and outcome == "plateau":
+        summary = f"stalled on the constant-predictor plateau: {numbers}"
+    elif near and outcome == "unfinished":
+        summary = (
+            f"near the constant-predictor loss and still creeping down: {numbers}; "
+            f"the loss fell {-change:.3g} over the last {window} epochs, so a "
+            "sweep counts this run as unfinished, not stalled"
+        )
+    elif near and outcome == "solved":
+        return Finding(
+            "plateau",
+            False,
+            f"the loss ({final:.4g}) is within {CONSTANT_STALL_RTOL:.0%} of the "
+            f"constant predictor's ({constant:.4g}), but every training row is "
+            "classified correctly",
+            evidence,
+        )
+    else:
         return Finding(
             "plateau",
             False,
             f"the loss ({final:.4g}) is not the constant predictor's ({constant:.4g})",
             evidence,
         )
-    summary = (
-        f"stalled on the constant-predictor plateau: loss {final:.6g} against "
-        f"{constant:.6g} for predicting the target mean on every row, "
-        f"gradient norm {evidence['gradient_norm']:.2e}"
-    )
     return Finding(
         "plateau", True, summary, evidence, tuple(_plateau_advice(config, loss))
+    )
+
+
+def _outcome(
+    config: MLPConfig,
+    loss: str,
+    raw: Array,
+    y: Array,
+    losses: Array,
+    window: int,
+    run: _Run,
+    constant: float,
+) -> str:
+    """Classify the diagnosed run by the sweep's rules (``outcomes.classify``)."""
+    from types import SimpleNamespace
+
+    from .sweeps import _task_kind
+
+    kind, threshold = _task_kind(
+        cast(Any, SimpleNamespace(config=config, loss=loss)), y
+    )
+    if kind == "multiclass":
+        solved = bool(np.all(np.argmax(raw[0], 1) == np.argmax(y, 1)))
+    elif kind == "classification":
+        solved = bool(np.all((raw[0] > threshold) == (y > 0.5)))
+    else:  # regression: solved only under a loss threshold the sweep is given
+        solved = False
+    n = len(losses)
+    return str(
+        classify(
+            n_epochs=n,
+            final_loss=losses[-1:],
+            window_loss=losses[n - window : n - window + 1],
+            diverged_epoch=run.diverged[:1],
+            last_bad=np.array([0 if solved else n]),
+            constant_loss=constant,
+        ).outcome[0]
     )
 
 
@@ -418,7 +510,7 @@ def _curvature_finding(
         largest_eigenvalue(config, x, y, loss=loss, params=_member(run.params, 0))[0]
     )
     h_eff = h + _value(optimizer.weight_decay)
-    rate = _value(learning_rate_at(optimizer.learning_rate, max(0, len(run.loss) - 1)))
+    rate = _value(learning_rate_at(optimizer.learning_rate, run.step))
     bound = _value(stability_bound(optimizer))
     tail = np.diff(run.loss[-max(3, len(run.loss) // 10) :, 0])
     oscillation = (
@@ -676,6 +768,9 @@ class Diagnosis:
         lines = [
             f"diagnosis of seed {self.settings['seeds'][0]} after "
             f"{self.settings['n_epochs']} epochs"
+            if "member" not in self.settings
+            else f"diagnosis of member {self.settings['member']} at its saved "
+            f"weights (after {self.settings['n_epochs']} recorded epochs)"
         ]
         for f in sorted(self.findings, key=lambda f: not f.problem):
             lines.append(f"{'PROBLEM' if f.problem else 'ok':<8} {f.name}: {f.summary}")
@@ -696,7 +791,7 @@ class Diagnosis:
                     f"{'':<9}= {e['momentum_style']} rate {e['learning_rate']:.6g}, "
                     f"momentum {e['momentum']:g}"
                     f"{'' if e['exact'] else ' (approx.)'}: {e['also']}"
-                    for e in f.evidence["equivalents"]
+                    for e in f.evidence.get("equivalents", [])
                 ]
         if self.fixes:
             lines.append("fixes tried over the same seeds (success = solved):")
@@ -845,3 +940,124 @@ def _fix_result(
         outcomes,
         float(np.median([r["final_loss"] for r in rows])),
     )
+
+
+def _member_optimizer(optimizer: Any, k: int) -> Any:
+    """Member k's SGD: per-member hyperparameters (tuples) narrowed to its value."""
+    if not isinstance(optimizer, SGD):
+        return optimizer
+    narrowed: dict[str, Any] = {
+        f.name: _value(getattr(optimizer, f.name), k)
+        for f in dataclasses.fields(SGD)
+        if isinstance(getattr(optimizer, f.name), tuple)
+    }
+    return dataclasses.replace(optimizer, **narrowed)
+
+
+def _optimizer_findings(
+    config: MLPConfig, x: Array, y: Array, loss: str, run: _Run, optimizer: Any
+) -> tuple[Finding, Finding]:
+    """Return the curvature and rates findings; without an SGD, the curvature alone."""
+    if isinstance(optimizer, SGD):
+        return (
+            _curvature_finding(config, x, y, loss, run, optimizer),
+            _rate_finding(optimizer),
+        )
+    name = type(optimizer).__name__
+    h = float(
+        largest_eigenvalue(config, x, y, loss=loss, params=_member(run.params, 0))[0]
+    )
+    return (
+        Finding(
+            "curvature",
+            False,
+            f"largest Hessian eigenvalue {h:.4g}; no stability bound is known "
+            f"for {name} (the bounds are SGD's)",
+            {"largest_eigenvalue": h, "optimizer": name},
+        ),
+        Finding(
+            "rates",
+            False,
+            f"{name}: the effective-rate translations cover SGD's momentum "
+            "conventions only",
+            {"optimizer": name},
+        ),
+    )
+
+
+@_quiet_overflow
+def diagnose_model(
+    model: Checkpoint, x: Array, y: Array, *, member: int = 0
+) -> Diagnosis:
+    """Say what is wrong with a saved model, at its saved weights; no training.
+
+    The findings are those of ``diagnose`` except ``seeds`` (nothing is
+    trained): the gradient check, the plateau, saturated or dead units and the
+    gradient norms at the saved weights; the curvature there against the
+    stability bound of the saved optimizer, and its effective rates. The
+    loss history the file records (if any) supplies the plateau's recent
+    change and the loss oscillation.
+
+    Parameters
+    ----------
+    model : Checkpoint
+        What ``load`` returns. The stability bound and the effective rates
+        exist for ``SGD`` only; for another optimizer those two findings
+        report the curvature alone.
+    x : array, shape (n_samples, n_features)
+        Features as given to the model (its saved scaler, if any, is applied).
+    y : array
+        Network targets as ``fit`` takes them (one-hot rows for several
+        outputs).
+    member : int
+        Which member of an ensemble to diagnose (default 0).
+
+    Returns
+    -------
+    Diagnosis
+        Findings ``gradients``, ``plateau``, ``units``, ``gradient-flow``,
+        ``curvature`` and ``rates``; ``settings["member"]`` names the member.
+    """
+    k = model.n_members
+    if not 0 <= member < k:
+        raise ValueError(
+            f"member must be in 0..{k - 1} (the model has {k}); got {member}"
+        )
+    if model.optimizer is None:
+        raise ValueError("the model records no optimizer; diagnose needs its SGD")
+    optimizer = _member_optimizer(model.optimizer, member)
+    config = model.config
+    x = np.asarray(x, np.float64)
+    if x.ndim != 2 or x.shape[1] != config.n_features:
+        raise ValueError(
+            f"the model takes {config.n_features} features per row; "
+            f"got data of shape {x.shape}"
+        )
+    if model.scaler is not None:
+        x = model.scaler.transform(x)
+    y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
+    params = _member(model.params, member)
+    past = np.zeros(0) if model.history is None else model.history.loss[:, member]
+    step = int(getattr(getattr(model.state, "opt_state", None), "step", len(past)))
+    run = _Run.at_weights(config, x, y, model.loss, params, past, step)
+    loss = model.loss
+    findings = (
+        _gradient_finding(config, x, y, loss, params)[0],
+        _plateau_finding(config, x, y, loss, run, constant_predictor_loss(loss, y)),
+        _units_finding(config, x, run),
+        _flow_finding(run),
+        *_optimizer_findings(config, x, y, loss, run, optimizer),
+    )
+    seeds = model.seeds
+    settings = {
+        "config": dataclasses.asdict(config),
+        "loss": loss,
+        "optimizer": dataclasses.asdict(optimizer)
+        if dataclasses.is_dataclass(optimizer) and not isinstance(optimizer, type)
+        else repr(optimizer),
+        "n_epochs": len(past),
+        "seeds": [None if seeds is None else seeds[member]],
+        "member": member,
+        "n_members": k,
+    }
+    return Diagnosis(settings, findings)

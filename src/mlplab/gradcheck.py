@@ -253,6 +253,13 @@ def _factor_label(factor: float) -> str:
     return f"{factor:.4g}"
 
 
+# A scale factor: claimed = s * numeric for one s, to this relative residual
+# (central differences of a smooth loss are good to about 1e-9), with 1 / s a
+# simple number to this relative tolerance.
+SCALE_RESIDUAL = 1e-5
+SIMPLE_FACTOR_RTOL = 1e-4
+
+
 def classify_error(
     claimed: Array, numeric: Array, tol: float = 1e-6, atol: float = 0.0
 ) -> tuple[str, float | None]:
@@ -262,10 +269,14 @@ def classify_error(
     every entry differs by at most ``atol`` (the rounding noise of the
     central differences, which swamps the relative error of tiny gradients).
 
-    Fits ``claimed ~ s * numeric`` by least squares. If the fit leaves a
-    residual below 1e-3 of ``||claimed||`` the error is a scale factor
-    ``1 / s`` (a sign flip when that is -1); otherwise the entries disagree by
-    varying ratios, which is a wrong derivative.
+    Fits ``claimed ~ s * numeric`` by least squares. The error is a scale
+    factor ``1 / s`` (a sign flip when that is -1) only if the fit leaves a
+    residual within ``max(SCALE_RESIDUAL, tol)`` of ``||claimed||`` (plus the
+    rounding noise ``atol``) and ``1 / s`` is a simple number (n, 1/n, or p/q
+    with p, q <= 4, within ``SIMPLE_FACTOR_RTOL``); otherwise the entries
+    disagree by varying ratios, which is a wrong derivative. A wrong
+    derivative can keep the ratio constant to a few parts in 1e4 on a small
+    array; a real scale mistake keeps it to rounding.
 
     Returns
     -------
@@ -291,13 +302,31 @@ def classify_error(
     if norm_numeric == 0.0:
         return "wrong derivative", None
     s = float(np.vdot(claimed, numeric)) / norm_numeric**2
-    residual = float(np.linalg.norm(claimed - s * numeric)) / norm_claimed
-    if residual > 1e-3 or s == 0.0 or abs(s - 1.0) < 1e-3:
+    residual = float(np.linalg.norm(claimed - s * numeric))
+    noise = max(SCALE_RESIDUAL, tol) * norm_claimed + atol * np.sqrt(claimed.size)
+    simple = s != 0.0 and abs(s - 1.0) >= 1e-3 and _is_simple(1.0 / s)
+    if residual > noise or not simple:
         return "wrong derivative", None
     factor = 1.0 / s
-    if abs(factor + 1.0) < 1e-3:
+    if abs(factor + 1.0) < SIMPLE_FACTOR_RTOL:
         return "sign flip", -1.0
     return "scale factor", factor
+
+
+def _is_simple(factor: float) -> bool:
+    """Tell whether ``|factor|`` is n, 1/n or p/q with p, q <= 4.
+
+    Within ``SIMPLE_FACTOR_RTOL``: the factors a real scale mistake leaves (a
+    2 from a square, a 1/n from an average over n rows, a 2/3), not a ratio
+    that a wrong derivative happens to keep nearly constant.
+    """
+    a = abs(factor)
+    if a == 0.0 or not np.isfinite(a):
+        return False
+    n = max(1.0, round(a))
+    candidates = [n, 1.0 / max(1.0, round(1.0 / a))]
+    candidates += [p / q for p in range(1, 5) for q in range(1, 5)]
+    return any(abs(a - c) <= SIMPLE_FACTOR_RTOL * a for c in candidates)
 
 
 _ADVICE = {

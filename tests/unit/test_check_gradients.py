@@ -173,3 +173,44 @@ def test_example_adapters_pass_once_fixed_and_catch_a_lost_minus(monkeypatch):
     assert check_gradients(program.loss, program.gradients, start).passed
     report = check_gradients(program.loss, no_minus, start)
     assert [a.verdict for a in report.arrays] == ["sign flip"] * 2
+
+
+# Seeds of the original program where the ratio claimed / numeric in
+# layers.1.weight (4 entries) is constant to a few parts in 1e4 (factors 1.5,
+# 1.02, 0.94, ...): a wrong derivative, which a loose residual test called a
+# scale factor.
+NEARLY_CONSTANT_RATIO_SEEDS = (30, 65, 78, 150, 198)
+
+
+@pytest.mark.parametrize("seed", NEARLY_CONSTANT_RATIO_SEEDS)
+def test_original_mistake_is_a_wrong_derivative_for_every_seed(seed):
+    from mlplab import original_setup
+    from mlplab.diagnosis import _gradient_finding, _member
+    from mlplab.network import init_params
+
+    s = original_setup(fixed=False)
+    y = np.asarray(s.y, np.float64).reshape(-1, 1)
+    params = _member(init_params(s.config, [seed]), 0)
+    finding, _ = _gradient_finding(s.config, s.x, y, "sse", params)
+    verdicts = {a["name"]: a["verdict"] for a in finding.evidence["arrays"]}
+    assert verdicts == {
+        "layers.0.weight": "wrong derivative",
+        "layers.1.weight": "wrong derivative",
+    }
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.5, 1 / 60000, 60000.0, 1.5, 2 / 3])
+def test_simple_factors_stay_scale_factors(factor):
+    g = np.random.default_rng(0).normal(size=(5, 3))
+    verdict, found = classify_error(g / factor, g)
+    assert verdict == "scale factor"
+    assert found == pytest.approx(factor, rel=1e-9)
+
+
+def test_a_near_constant_ratio_off_any_simple_factor_is_a_wrong_derivative():
+    g = np.random.default_rng(1).normal(size=8)
+    # a constant ratio 1.06 that no simple mistake makes
+    assert classify_error(g * 1.06, g) == ("wrong derivative", None)
+    # a ratio 2 with 1e-4 wobble: a derivative that differs entry by entry
+    wobble = 1 + 1e-3 * np.random.default_rng(2).normal(size=8)
+    assert classify_error(g / 2 * wobble, g) == ("wrong derivative", None)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mlplab import SGD, MLPConfig, original_setup
+from mlplab import LOSSES, SGD, MLPConfig, forward, init_params, original_setup
 from mlplab.lr_find import ExponentialRange, lr_find
 
 
@@ -39,7 +39,14 @@ def test_range_test_on_a_quadratic_stops_at_the_stability_limit():
 def test_range_test_on_the_original_program():
     s = original_setup()
     r = lr_find(s.config, s.x, s.y, loss="sse", optimizer=s.optimizer, n_steps=50)
-    assert r.losses[0] == pytest.approx(r.losses[0])
+    y = np.asarray(s.y, np.float64).reshape(-1, 1)
+    initial = LOSSES["sse"].value(
+        forward(init_params(s.config, [0]), s.config, s.x)[0], y
+    )[0]
+    # the first epoch runs at min_lr = 1e-4: a small step downhill from seed 0's start
+    assert r.rates[0] == pytest.approx(1e-4)
+    assert initial * (1 - 1e-3) < r.losses[0] < initial
+    np.testing.assert_allclose(np.diff(np.log(r.rates)), np.log(1e5) / 49, rtol=1e-9)
     assert r.losses.min() < r.losses[0]
     assert r.suggested_rate == min(r.steepest_rate, r.min_loss_rate / 10)
 
