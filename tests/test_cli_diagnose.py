@@ -57,7 +57,8 @@ def test_diagnose_prints_a_readable_report(tmp_path):
         (["--seeds", "0"], "--seeds must be in 1..1000; got 0"),
         (["--seeds", "100000000"], "--seeds must be in 1..1000; got 100000000"),
         (["--seeds", "1", "--try-fixes"], "--try-fixes needs --seeds >= 2"),
-        (["--dataset", "iris"], "--dataset and --member go with --model"),
+        (["--dataset", "iris"], "--dataset needs --model FILE; got no --model"),
+        (["--member", "0"], "--member needs --model FILE; got no --model"),
     ],
 )
 def test_diagnose_usage_errors(capsys, argv, message):
@@ -137,7 +138,8 @@ def test_diagnose_a_saved_model_file(tmp_path, capsys):
         (["--dataset", "iris"], "takes 3 features; iris has 4"),
         (["--member", "2"], "member must be in 0..0"),
         (["--lr", "0.1"], "--lr does not apply"),
-        (["--member", "1", "--seed", "0"], None),
+        (["--member", "1", "--seed", "0"], "--seed does not apply"),
+        (["--dataset", "diabetes"], "takes 3 features; diabetes has 10"),
     ],
 )
 def test_diagnose_model_usage_errors(tmp_path, capsys, extra, message):
@@ -148,4 +150,33 @@ def test_diagnose_model_usage_errors(tmp_path, capsys, extra, message):
     assert main([*args, *extra]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert message is None or message in err
+    assert message in err
+
+
+def test_diagnose_model_data_must_match_what_the_model_predicts(tmp_path, capsys):
+    from mlplab import fit, save
+    from mlplab.presets import original_setup
+
+    s = original_setup(fixed=True)
+    result = fit(s.config, s.x, s.y, loss="sse", optimizer=s.optimizer, n_epochs=50)
+    path = tmp_path / "xor.safetensors"
+    save(path, s.config, loss="sse", state=result.state, optimizer=result.optimizer)
+    # the XOR network's own data set, named: 0/1 targets for its one output
+    assert main(["diagnose", "--model", str(path), "--dataset", "xor"]) == 0
+    capsys.readouterr()
+    # a classifier with diabetes' 10 features, diagnosed on diabetes (regression)
+    rows = "".join(
+        ",".join(str((i * 7 + j) % 5) for j in range(10)) + f",{'ab'[i % 2]}\n"
+        for i in range(40)
+    )
+    csv = tmp_path / "classes.csv"
+    csv.write_text(",".join(f"f{j}" for j in range(10)) + ",label\n" + rows)
+    model = tmp_path / "clf.safetensors"
+    train = ["train", "--data", str(csv), "--target", "label", "--epochs", "5"]
+    assert main([*train, "--no-plot", "--save", str(model)]) == 0
+    capsys.readouterr()
+    code = main(["diagnose", "--model", str(model), "--dataset", "diabetes"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "the model is a classifier of 'a', 'b'; diabetes is a regression" in err

@@ -1211,7 +1211,6 @@ def _add_diagnose(sub: Any) -> None:
     g.add_argument(
         "--member",
         type=int,
-        default=0,
         metavar="K",
         help="which member of an ensemble file to diagnose (default 0)",
     )
@@ -1257,8 +1256,9 @@ def _run_diagnose(args: argparse.Namespace) -> int:
 
     if args.model is not None:
         return _run_diagnose_model(args)
-    if args.dataset is not None or args.member != 0:
-        raise UsageError("--dataset and --member go with --model FILE")
+    if args.dataset is not None or args.member is not None:
+        flag = "--dataset" if args.dataset is not None else "--member"
+        raise UsageError(f"{flag} needs --model FILE; got no --model")
     n_seeds = _diagnose_seeds(args.seeds, args.try_fixes)
     s = _setup_from_args(args)
     seeds = _seed_list(s["seed"], n_seeds)
@@ -1305,7 +1305,7 @@ def _run_diagnose_model(args: argparse.Namespace) -> int:
     model = load(args.model)
     x, y = _model_data(args, model)
     with _Status("diagnosing", quiet=args.json):
-        report = diagnose_model(model, x, y, member=args.member)
+        report = diagnose_model(model, x, y, member=args.member or 0)
     if args.json:
         print(_to_json({"model": str(args.model), **report.to_dict()}))
         return 0
@@ -1349,22 +1349,33 @@ def _model_targets(model: Any, data: Any) -> Any:
     """Encode the data's targets as the model's outputs read them (classes, shift)."""
     import numpy as np
 
-    if not model.classes:
-        if data.task != "regression":
-            raise UsageError(
-                f"{data.name} is a {data.task} task; the model is a regressor"
-            )
-        mean, std = model.info.get("target_shift", [0.0, 1.0])
-        return (np.asarray(data.y, np.float64) - mean) / std
-    index = {str(c): j for j, c in enumerate(model.classes)}
-    labels = [str(data.classes[i]) for i in data.y] if data.classes else []
-    unknown = sorted({lab for lab in labels if lab not in index})
-    if not labels or unknown:
+    if not model.classes:  # numeric targets: a regressor, or the XOR network
+        if data.task == "regression":
+            mean, std = model.info.get("target_shift", [0.0, 1.0])
+            return (np.asarray(data.y, np.float64) - mean) / std
+        numeric = all(isinstance(c, (int, float)) for c in data.classes)
+        if model.config.n_outputs == 1 and numeric and len(data.classes) == 2:
+            return np.array([float(data.classes[i]) for i in data.y])
         raise UsageError(
-            f"{data.name}: the targets {', '.join(map(repr, unknown[:3]))} are not "
-            f"among the model's classes {', '.join(map(repr, model.classes))}"
+            f"the model predicts numbers, one per row; {data.name} is a "
+            f"{data.task} task with classes {', '.join(map(repr, data.classes))}"
         )
-    codes = np.array([index[lab] for lab in labels])
+    if not data.classes:
+        raise UsageError(
+            f"the model is a classifier of {', '.join(map(repr, model.classes))}; "
+            f"{data.name} is a regression task"
+        )
+    labels = [data.classes[i] for i in data.y]
+    found = []
+    for label in labels:
+        match = [j for j, c in enumerate(model.classes) if _same_label(c, str(label))]
+        if not match:
+            raise UsageError(
+                f"{data.name}: target {label!r} is not among the model's classes "
+                f"{', '.join(map(repr, model.classes))}"
+            )
+        found.append(match[0])
+    codes = np.array(found)
     if model.config.n_outputs == 1:
         return codes.astype(np.float64)
     return np.eye(model.config.n_outputs)[codes]

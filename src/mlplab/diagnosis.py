@@ -22,7 +22,7 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 
@@ -166,8 +166,13 @@ class _Run:
         params: Params,
         past_loss: Array,
         step: int,
+        diverged_epoch: int = -1,
     ) -> _Run:
-        """Build a finished run: saved weights, their recorded losses, no training."""
+        """Build a finished run: saved weights, their recorded losses, no training.
+
+        ``step`` is the optimizer's step count (the schedule position);
+        ``diverged_epoch`` the epoch the history records for a divergence.
+        """
         run = cls.__new__(cls)
         run.initial = run.params = params
         norms: list[Array] = []
@@ -176,8 +181,13 @@ class _Run:
         config64 = dataclasses.replace(config, dtype="float64")
         now = LOSSES[loss].value(forward(params, config64, x)[0], y)  # (K,)
         run.loss = np.concatenate([np.reshape(past_loss, (-1, 1)), now[None, :]])
-        run.epochs = [step]
-        run.diverged = np.where(np.isfinite(now), -1, step)
+        n_epochs = len(past_loss)
+        run.epochs = [n_epochs]
+        run.diverged = np.where(
+            diverged_epoch >= 0,
+            diverged_epoch,
+            np.where(np.isfinite(now), -1, n_epochs),
+        )
         run.step = step
         return run
 
@@ -316,7 +326,11 @@ def _plateau_finding(
     config64 = dataclasses.replace(config, dtype="float64")
     raw = forward(_member(run.params, 0), config64, x)[0]
     outputs = LOSSES[loss].link(raw)[0]
-    outcome = _outcome(config, loss, raw, y, losses, window, run, constant)
+    outcome = (
+        _outcome(config, loss, raw, y, losses, window, run, constant)
+        if len(losses) > 1
+        else "unknown"  # a saved model without a loss history
+    )
     change = float(losses[-1] - losses[-window]) if len(losses) > window else 0.0
     evidence = {
         "final_loss": final,
@@ -341,6 +355,11 @@ def _plateau_finding(
             f"near the constant-predictor loss and still creeping down: {numbers}; "
             f"the loss fell {-change:.3g} over the last {window} epochs, so a "
             "sweep counts this run as unfinished, not stalled"
+        )
+    elif near and outcome == "unknown":
+        summary = (
+            f"at the constant-predictor loss: {numbers}; the model file records no "
+            "loss history, so whether the run has stalled there is unknown"
         )
     elif near and outcome == "solved":
         return Finding(
@@ -374,13 +393,9 @@ def _outcome(
     constant: float,
 ) -> str:
     """Classify the diagnosed run by the sweep's rules (``outcomes.classify``)."""
-    from types import SimpleNamespace
+    from .sweeps import task_kind
 
-    from .sweeps import _task_kind
-
-    kind, threshold = _task_kind(
-        cast(Any, SimpleNamespace(config=config, loss=loss)), y
-    )
+    kind, threshold = task_kind(config, loss, y)
     if kind == "multiclass":
         solved = bool(np.all(np.argmax(raw[0], 1) == np.argmax(y, 1)))
     elif kind == "classification":
@@ -1017,6 +1032,15 @@ def diagnose_model(
     Diagnosis
         Findings ``gradients``, ``plateau``, ``units``, ``gradient-flow``,
         ``curvature`` and ``rates``; ``settings["member"]`` names the member.
+        Without a loss history in the file, the plateau's outcome is
+        ``"unknown"``.
+
+    Raises
+    ------
+    ValueError
+        If ``member`` is not a member of the file, the file records no
+        optimizer, ``x`` has another number of features than the network, or
+        ``y`` another number of rows than ``x``.
     """
     k = model.n_members
     if not 0 <= member < k:
@@ -1024,7 +1048,7 @@ def diagnose_model(
             f"member must be in 0..{k - 1} (the model has {k}); got {member}"
         )
     if model.optimizer is None:
-        raise ValueError("the model records no optimizer; diagnose needs its SGD")
+        raise ValueError("diagnose needs the model's optimizer; the file records none")
     optimizer = _member_optimizer(model.optimizer, member)
     config = model.config
     x = np.asarray(x, np.float64)
@@ -1033,13 +1057,17 @@ def diagnose_model(
             f"the model takes {config.n_features} features per row; "
             f"got data of shape {x.shape}"
         )
+    if len(y) != len(x):
+        raise ValueError(f"y must have one row per row of x ({len(x)}); got {len(y)}")
     if model.scaler is not None:
         x = model.scaler.transform(x)
     y = prepare_targets(np.asarray(y, np.float64), config.n_outputs)
     params = _member(model.params, member)
-    past = np.zeros(0) if model.history is None else model.history.loss[:, member]
+    history = model.history
+    past = np.zeros(0) if history is None else history.loss[:, member]
+    diverged = -1 if history is None else int(history.diverged_epoch[member])
     step = int(getattr(getattr(model.state, "opt_state", None), "step", len(past)))
-    run = _Run.at_weights(config, x, y, model.loss, params, past, step)
+    run = _Run.at_weights(config, x, y, model.loss, params, past, step, diverged)
     loss = model.loss
     findings = (
         _gradient_finding(config, x, y, loss, params)[0],

@@ -318,7 +318,9 @@ def _is_simple(factor: float) -> bool:
 
     Within ``SIMPLE_FACTOR_RTOL``: the factors a real scale mistake leaves (a
     2 from a square, a 1/n from an average over n rows, a 2/3), not a ratio
-    that a wrong derivative happens to keep nearly constant.
+    that a wrong derivative happens to keep nearly constant. Every factor
+    above 1/SIMPLE_FACTOR_RTOL / 2 (or below its inverse) passes: that far
+    from 1, a missing n or 1/n is the likely cause.
     """
     a = abs(factor)
     if a == 0.0 or not np.isfinite(a):

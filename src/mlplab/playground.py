@@ -476,8 +476,8 @@ async def _body(request: Any, allowed: tuple[str, ...] | None = None) -> dict[st
         )
     unknown = sorted(set(body) - set(allowed)) if allowed is not None else []
     if unknown:
-        expected = ", ".join(allowed) if allowed else "an empty body"
-        raise ValueError(f"unknown field {unknown[0]!r}; expected {expected}")
+        expected = ", ".join(allowed) if allowed else "no fields"
+        raise ValueError(f"the body takes {expected}; got field {unknown[0]!r}")
     return body
 
 

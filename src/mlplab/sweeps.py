@@ -40,7 +40,14 @@ from .outcomes import (
 )
 from .presets import OriginalSetup, original_setup
 
-__all__ = ["AXES", "SweepResult", "cell_summaries", "original_grid", "sweep"]
+__all__ = [
+    "AXES",
+    "SweepResult",
+    "cell_summaries",
+    "original_grid",
+    "sweep",
+    "task_kind",
+]
 
 # axis -> where it goes: the optimizer, the network config, or the training run.
 AXES = {
@@ -211,20 +218,20 @@ class _Data(NamedTuple):
     loss_threshold: float
 
 
-def _task_kind(run: _Run, y: Array) -> tuple[str, float]:
-    """Classification (with its output threshold) or regression (loss threshold)."""
+def task_kind(config: MLPConfig, loss: str, y: Array) -> tuple[str, float]:
+    """Classification (with its output threshold) or regression (loss threshold).
+
+    What "solved" means for a run of ``config`` with ``loss`` on targets ``y``:
+    ``"multiclass"`` (arg-max), ``"classification"`` (outputs above the
+    threshold are 1) or ``"regression"`` (the loss under the sweep's threshold).
+    """
     binary = bool(np.all((y == 0) | (y == 1)))
-    sigmoid_out = run.config.output_activation in (
-        "sigmoid",
-        "sigmoid_wrong_derivative",
-    )
-    if binary and (
-        run.loss == "cross_entropy" or run.config.output_activation == "softmax"
-    ):
+    sigmoid_out = config.output_activation in ("sigmoid", "sigmoid_wrong_derivative")
+    if binary and (loss == "cross_entropy" or config.output_activation == "softmax"):
         return "multiclass", np.nan
     if binary and sigmoid_out:
         return "classification", 0.5
-    if binary and run.loss == "binary_cross_entropy":
+    if binary and loss == "binary_cross_entropy":
         return "classification", 0.0
     return "regression", np.nan
 
@@ -242,7 +249,7 @@ def run_chunk(chunk: _Chunk, data: _Data) -> list[dict[str, Any]]:
 
     run = chunk.run
     y = data.y if data.y.ndim == 2 else data.y[:, None]
-    kind, threshold = _task_kind(run, y)
+    kind, threshold = task_kind(run.config, run.loss, y)
     if kind == "regression":
         threshold = data.loss_threshold
     window = _window(run, data.window)

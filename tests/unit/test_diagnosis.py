@@ -278,3 +278,43 @@ def test_diagnose_model_rejects_mismatched_data_and_members(tmp_path):
         diagnose_model(load(path), x[:, :2], y)
     with pytest.raises(ValueError, match=r"member must be in 0..0"):
         diagnose_model(load(path), x, y, member=1)
+    with pytest.raises(ValueError, match=r"one row per row of x \(4\); got 3"):
+        diagnose_model(load(path), x, y[:3])
+
+
+def test_diagnose_model_counts_epochs_not_optimizer_steps(tmp_path):
+    from mlplab import diagnose_model, fit, load, save
+
+    s = original_setup(fixed=True)
+    x = np.tile(s.x, (8, 1))  # 32 rows in batches of 4: 8 steps an epoch
+    y = np.tile(s.y, 8)
+    result = fit(
+        s.config, x, y, loss="sse", optimizer=s.optimizer, n_epochs=30, batch_size=4
+    )
+    path = tmp_path / "m.safetensors"
+    save(
+        path,
+        s.config,
+        loss="sse",
+        state=result.state,
+        optimizer=result.optimizer,
+        history=result.history,
+    )
+    d = diagnose_model(load(path), x, y)
+    assert d.settings["n_epochs"] == 30
+    assert d.finding("gradient-flow").evidence["epochs"] == [30]
+
+
+def test_a_model_without_history_is_not_called_stalled(tmp_path):
+    from mlplab import diagnose_model, init_params, load, save
+    from mlplab.network import Dense
+
+    s = original_setup(fixed=True)
+    params = init_params(s.config, [0])
+    # zero output weights: every output is s(0) = 0.5, the constant predictor
+    params = (params[0], Dense(np.zeros_like(params[1].w), None))
+    path = tmp_path / "m.safetensors"
+    save(path, s.config, loss="sse", params=params, optimizer=s.optimizer)
+    plateau = diagnose_model(load(path), s.x, s.y).finding("plateau")
+    assert plateau.evidence["outcome"] == "unknown"
+    assert "whether the run has stalled there is unknown" in plateau.summary
