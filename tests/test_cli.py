@@ -218,3 +218,14 @@ def test_gradcheck_on_a_multiclass_csv_uses_a_softmax_head(tmp_path, capsys, rng
     assert doc["settings"]["layer_sizes"] == [2, 4, 3]
     assert doc["settings"]["loss"] == "cross_entropy"
     assert doc["settings"]["output_activation"] == "identity"
+
+
+def test_piped_stderr_gets_no_progress_so_an_error_is_one_line(tmp_path):
+    # Progress bars are for terminals; a script reading stderr sees only
+    # the error (rich's bar used to leave a blank line before it).
+    result = run_cli("sweep", "--lr", "-1", "--seeds", "5", "--epochs", "100")
+    assert result.returncode == 2
+    assert result.stderr == "mlplab: error: learning_rate must be >= 0.0; got -1.0\n"
+    result = run_cli("train", "--epochs", "50", "--no-plot", cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stderr == ""

@@ -476,6 +476,18 @@ def _print_settings(settings: dict[str, Any]) -> None:
     _stdout_console().print("\n".join(lines))
 
 
+def _stderr_console() -> Any:
+    """Return a rich console on stderr for progress, or None when it is no terminal.
+
+    Progress is for people: piped or logged, it would leave blank lines in
+    what a script reads (an error would then be two lines, not one).
+    """
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    return console if console.is_terminal else None
+
+
 def _stdout_console() -> Any:
     """Return a rich console for results on stdout.
 
@@ -525,15 +537,14 @@ class _Progress:
     """A rich progress bar on stderr, driven by fit's epoch callback."""
 
     def __init__(self, n_epochs: int, quiet: bool = False) -> None:
-        self.n_epochs, self.quiet = n_epochs, quiet
+        self.n_epochs, self.quiet = n_epochs, quiet or _stderr_console() is None
 
     def __enter__(self) -> Any:
         if self.quiet:
             return lambda view: None
-        from rich.console import Console
         from rich.progress import Progress
 
-        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar = Progress(console=_stderr_console(), transient=True)
         self.bar.start()
         task = self.bar.add_task("training", total=self.n_epochs)
         every = max(1, self.n_epochs // 100)
@@ -1385,13 +1396,11 @@ class _Status:
     """A rich spinner on stderr while a long computation runs."""
 
     def __init__(self, text: str, quiet: bool = False) -> None:
-        self.text, self.quiet = text, quiet
+        self.text, self.quiet = text, quiet or _stderr_console() is None
 
     def __enter__(self) -> None:
         if not self.quiet:
-            from rich.console import Console
-
-            self.spinner = Console(stderr=True).status(self.text)
+            self.spinner = _stderr_console().status(self.text)
             self.spinner.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -2296,12 +2305,11 @@ class _SweepProgress:
     """Members done and time left, on stderr."""
 
     def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
+        self.quiet = quiet or _stderr_console() is None
 
     def __enter__(self) -> Any:
         if self.quiet:
             return None
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -2315,7 +2323,7 @@ class _SweepProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
-            console=Console(stderr=True),
+            console=_stderr_console(),
             transient=True,
         )
         self.bar.start()
