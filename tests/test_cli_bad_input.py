@@ -37,6 +37,9 @@ from mlplab.cli import main
             "--output-activation must be identity",
         ),
         (["gradcheck", "--eps", "inf"], "--eps in (0, 1)"),
+        # a plot format matplotlib cannot write fails before training, not after
+        (["train", "--plot", "h.txt"], "--plot: expected an image file (.png"),
+        (["lr-find", "--plot", "curve"], "--plot: expected an image file (.png"),
         (["gradcheck", "--tol", "inf"], "--tol must be a finite number"),
     ],
 )

@@ -133,6 +133,22 @@ def _output_path(text: str) -> str:
     return text
 
 
+# What matplotlib's savefig writes, by file suffix (its default backends and Pillow).
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
+
+
+def _image_path(text: str) -> str:
+    """Accept an output path (``_output_path``) whose suffix names an image format."""
+    from pathlib import Path
+
+    suffix = Path(_output_path(text)).suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise argparse.ArgumentTypeError(
+            f"expected an image file ({', '.join(IMAGE_SUFFIXES)}); got {text!r}"
+        )
+    return text
+
+
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.split(","))
@@ -374,7 +390,7 @@ def _add_train(sub: Any) -> None:
         "--plot",
         default="loss.png",
         metavar="PATH",
-        type=_output_path,
+        type=_image_path,
         help="PNG of the loss curve (default loss.png)",
     )
     out.add_argument("--no-plot", action="store_true", help="do not write the plot")
@@ -1428,7 +1444,7 @@ def _add_lr_find(sub: Any) -> None:
     p.add_argument("--steps", type=int, default=100, help="number of rates (100)")
     p.add_argument(
         "--plot",
-        type=_output_path,
+        type=_image_path,
         default="lr_find.png",
         metavar="PATH",
         help="PNG of the loss against the rate (default lr_find.png)",
