@@ -270,6 +270,11 @@ def load_csv(path: str | Path, target: str, task: str | None = None) -> Dataset:
         raise ValueError(
             f"{path}: no column named {target!r}; columns are {', '.join(header)}"
         )
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise ValueError(
+            f"{path}: column names must be unique; got {repeated[0]!r} more than once"
+        )
     t = header.index(target)
     features = tuple(h for j, h in enumerate(header) if j != t)
     if not features:

@@ -105,6 +105,12 @@ class MLPConfig:
             raise TypeError(f"use_bias must be True or False; got {self.use_bias!r}")
         lookup(ACTIVATIONS, "activation", self.activation)
         lookup(ACTIVATIONS, "output activation", self.output_activation)
+        if self.output_activation == "softmax" and sizes[-1] < 2:
+            # a softmax over one output is the constant 1: it cannot learn
+            raise ValueError(
+                "output activation 'softmax' needs at least 2 outputs (over one "
+                f"it is the constant 1); got {sizes[-1]}"
+            )
         parse_init(self.init)
         check_choice("dtype", self.dtype, DTYPES)
 

@@ -208,6 +208,7 @@ def test_csv_task_override(tmp_path):
         ("a,y\n", None, "no data rows"),
         ("a,y\n1,2,3\n", None, "line 2 has 3 cells; expected 2"),
         ("y\n1\n2\n", None, "at least one feature column"),
+        ("a,a,y\n1,2,0\n3,4,1\n", None, "must be unique; got 'a' more than once"),
     ],
 )
 def test_csv_errors_name_the_problem(tmp_path, text, task, match):

@@ -99,3 +99,9 @@ def test_float32_networks_stay_float32():
 def test_bad_configs_are_clear_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MLPConfig(**kwargs)
+
+
+def test_a_softmax_over_one_output_is_refused():
+    with pytest.raises(ValueError, match="'softmax' needs at least 2 outputs"):
+        MLPConfig((3, 4, 1), output_activation="softmax")
+    MLPConfig((3, 4, 2), output_activation="softmax")  # two are fine
