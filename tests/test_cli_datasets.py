@@ -155,6 +155,17 @@ def test_the_xor_program_takes_another_optimizer():
         ("a,y\nnan,1\n3,0\n", (), "non-finite value 'nan' at line 2, column 'a'"),
         ("a,y\n1,1\n-inf,0\n", (), "non-finite value '-inf' at line 3, column 'a'"),
         ("a,y\n1,1\n2,0\n3,NaN\n", (), "non-finite target 'NaN' at line 4"),
+        # finite, but beyond what a variance can hold: one line, no warnings
+        (
+            "a,y\n" + "".join(f"{i}e200,{i % 2}\n" for i in range(1, 21)),
+            (),
+            "feature 'a' is too large to standardise (|x| up to 2e+201",
+        ),
+        (
+            "a,y\n" + "".join(f"{i},{i / 3:.3f}e300\n" for i in range(1, 21)),
+            (),
+            "the regression target is too large to standardise",
+        ),
     ],
 )
 def test_bad_csv_input_is_a_one_line_error(tmp_path, csv, args, match):

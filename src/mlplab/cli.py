@@ -771,7 +771,8 @@ def _split_parts(
     """
     import numpy as np
 
-    from .datasets import encode_targets, split_data, standardize
+    from .datasets import encode_targets, fit_scaler, split_data
+    from .serialization import Scaling
 
     seed, stratify = _seed(args), data.task != "regression"
     x, x_test, y, y_test = split_data(
@@ -789,17 +790,22 @@ def _split_parts(
         }
     scaling = None
     if scale:
-        scaling = _scaling_of(parts["train"][0])  # saved with --save (branch persist)
-        scaled = standardize(*(xy[0] for xy in parts.values()))
-        parts = {
-            k: (xs, xy[1]) for (k, xy), xs in zip(parts.items(), scaled, strict=True)
-        }
+        # fitted on the training part only
+        scaler = fit_scaler(parts["train"][0], names=data.feature_names)
+        scaling = Scaling(scaler.mean_, scaler.scale_)  # saved with --save
+        parts = {k: (scaler.transform(x), y) for k, (x, y) in parts.items()}
     y_train = parts["train"][1]
-    mean, std = (
-        (float(np.mean(y_train)), float(np.std(y_train)) or 1.0)
-        if not stratify
-        else (0.0, 1.0)
-    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean, std = (
+            (float(np.mean(y_train)), float(np.std(y_train)) or 1.0)
+            if not stratify
+            else (0.0, 1.0)
+        )
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        raise UsageError(
+            "the regression target is too large to standardise (|y| up to "
+            f"{np.max(np.abs(y_train)):.3g}; its variance overflows): rescale it"
+        )
     targets = {
         k: encode_targets(
             (y - mean) / std if not stratify else y, data.task, data.n_classes
@@ -1703,16 +1709,6 @@ def _history_rows(history: Any, n_rows: int) -> Any:
         {k: v[:n_rows] for k, v in history.metrics.items()},
         history.diverged_epoch.copy(),
     )
-
-
-def _scaling_of(x_train: Any) -> Any:
-    """Return the training part's standard scaling, fitted as ``standardize`` does."""
-    from sklearn.preprocessing import StandardScaler
-
-    from .serialization import Scaling
-
-    scaler = StandardScaler().fit(x_train)
-    return Scaling(scaler.mean_, scaler.scale_)
 
 
 # ---------------------------------------------------------------- predict

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ __all__ = [
     "TASKS",
     "Dataset",
     "encode_targets",
+    "fit_scaler",
     "load_csv",
     "load_dataset",
     "quadrant_xor",
@@ -462,10 +464,37 @@ def standardize(fit_on: Array, *others: Array) -> tuple[Array, ...]:
     >>> a.ravel().tolist(), b.ravel().tolist()
     ([-1.0, 1.0], [3.0])
     """
+    scaler = fit_scaler(fit_on)
+    return tuple(scaler.transform(a) for a in (fit_on, *others))
+
+
+def fit_scaler(fit_on: Array, names: tuple[str, ...] | None = None) -> Any:
+    """Fit scikit-learn's ``StandardScaler`` on ``fit_on``'s columns.
+
+    Raises
+    ------
+    ValueError
+        If a column is too large for its variance to be a float64 (beyond
+        about 1e154), naming the column (``names[j]``, else its index) and its
+        largest value.
+    """
     from sklearn.preprocessing import StandardScaler
 
-    scaler = StandardScaler().fit(fit_on)
-    return tuple(scaler.transform(a) for a in (fit_on, *others))
+    # The variance of values near 1e200 overflows; say so in one line
+    # instead of letting NumPy's and scikit-learn's warnings through.
+    with warnings.catch_warnings(), np.errstate(over="ignore", invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        scaler = StandardScaler().fit(fit_on)
+    finite = np.isfinite(scaler.mean_) & np.isfinite(scaler.scale_)
+    if not finite.all():
+        j = int(np.flatnonzero(~finite)[0])
+        name = repr(names[j]) if names is not None else str(j)
+        raise ValueError(
+            f"feature {name} is too large to standardise (|x| up to "
+            f"{np.max(np.abs(fit_on[:, j])):.3g}; its variance overflows): "
+            "rescale it, or train without scaling"
+        )
+    return scaler
 
 
 def encode_targets(y: Array, task: str, n_classes: int = 0) -> Array:
