@@ -322,3 +322,36 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_train_says_where_it_saved_and_how_much_a_resume_trained(tmp_path):
+    first = run_cli(
+        "train",
+        "--dataset",
+        "iris",
+        "--epochs",
+        "30",
+        "--save",
+        "i.safetensors",
+        "--no-plot",
+        cwd=tmp_path,
+    )
+    assert first.returncode == 0, first.stderr
+    assert "30 epochs in " in first.stdout
+    assert first.stdout.rstrip().endswith("model saved to i.safetensors")
+    more = run_cli(
+        "train",
+        "--resume",
+        "i.safetensors",
+        "--epochs",
+        "50",
+        "--no-plot",
+        cwd=tmp_path,
+    )
+    assert more.returncode == 0, more.stderr
+    assert "20 epochs in " in more.stdout
+    assert "(resumed at epoch 30, now at 50)" in more.stdout
+    xor = run_cli(
+        "train", "--epochs", "20", "--save", "x.safetensors", "--no-plot", cwd=tmp_path
+    )
+    assert xor.stdout.rstrip().endswith("model saved to x.safetensors")

@@ -459,6 +459,8 @@ def _run_train(args: argparse.Namespace) -> int:
     _print_outputs(x, np.asarray(s["y"]), outputs, float(losses[-1]), diverged)
     if not args.no_plot:
         print(f"loss curve written to {args.plot}")
+    if args.save:
+        print(f"model saved to {args.save}")
     return 0
 
 
@@ -1071,8 +1073,11 @@ def _report_dataset(
     def epoch_or_none(epochs: Any) -> int | None:
         return None if epochs is None or epochs[0] < 0 else int(epochs[0])
 
+    resumed_at = args.checkpoint.state.epoch if args.checkpoint else 0
     summary = {
         "epochs_run": history.n_epochs,
+        "epochs_trained": history.n_epochs - resumed_at,
+        "resumed_at_epoch": resumed_at,
         "best_epoch": epoch_or_none(getattr(stopper, "best_epoch", None)),
         "stopped_epoch": epoch_or_none(getattr(stopper, "stopped_epoch", None)),
         "diverged_epoch": epoch_or_none(history.diverged_epoch),
@@ -1100,6 +1105,8 @@ def _report_dataset(
     _print_dataset_metrics(data, metrics, summary)
     if not args.no_plot:
         print(f"loss curves written to {args.plot}")
+    if args.save:
+        print(f"model saved to {args.save}")
     return 0
 
 
@@ -1135,7 +1142,12 @@ def _print_dataset_metrics(
         ):
             matrix.add_row(str(label), *map(str, row))
         console.print(matrix)
-    line = f"{summary['epochs_run']} epochs in {summary['fit_seconds']:.2f} s"
+    line = f"{summary['epochs_trained']} epochs in {summary['fit_seconds']:.2f} s"
+    if summary["resumed_at_epoch"]:
+        line += (
+            f" (resumed at epoch {summary['resumed_at_epoch']}, now at "
+            f"{summary['epochs_run']})"
+        )
     if summary["stopped_epoch"] is not None:
         line += f"; stopped early at epoch {summary['stopped_epoch']}"
     if summary["best_epoch"] is not None:
