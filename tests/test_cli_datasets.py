@@ -194,6 +194,9 @@ def test_test_size_outside_zero_one_is_a_one_line_error(size):
         ),
         (("--dataset", "mnist"), "unknown data set 'mnist'"),
         (("--early-stopping",), "--early-stopping needs --dataset or --data"),
+        # options that would otherwise be silently ignored
+        (("--test-size", "0.3"), "--test-size needs --dataset or --data"),
+        (("--dataset", "iris", "--patience", "5"), "--patience is early stopping's"),
         (("--dataset", "iris", "--loss", "mse"), "--loss is chosen from the task"),
     ],
 )

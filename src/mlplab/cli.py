@@ -119,6 +119,9 @@ def _floats(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
 
 
+DEFAULT_TEST_SIZE = 0.2  # train --dataset/--data: the held-out test fraction
+
+
 def _output_path(text: str) -> str:
     """Accept a file path we can create: not empty, not a folder, in a folder."""
     from pathlib import Path
@@ -612,8 +615,7 @@ def _add_dataset_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--test-size",
         type=_floats,
-        default=0.2,
-        help="held-out test fraction, in (0, 1) (default 0.2)",
+        help=f"held-out test fraction, in (0, 1) (default {DEFAULT_TEST_SIZE})",
     )
     g.add_argument(
         "--validation-split",
@@ -673,6 +675,7 @@ def _check_xor_options(args: argparse.Namespace) -> None:
         ("--validation-split", args.validation_split),
         ("--early-stopping", args.early_stopping),
         ("--patience", args.patience),
+        ("--test-size", args.test_size),
         ("--task", args.task),
     ):
         if value is not None:
@@ -740,6 +743,8 @@ def _seed(args: argparse.Namespace) -> int:
 
 def _check_fractions(args: argparse.Namespace, recipe: Any) -> float:
     """Check --test-size and --validation-split; return the validation fraction."""
+    if args.test_size is None:
+        args.test_size = DEFAULT_TEST_SIZE
     if not 0.0 < args.test_size < 1.0:
         raise UsageError(
             f"--test-size must be strictly between 0 and 1; got {args.test_size}"
@@ -753,6 +758,11 @@ def _check_fractions(args: argparse.Namespace, recipe: Any) -> float:
         )
     if args.patience is not None and args.patience < 0:
         raise UsageError(f"--patience must be >= 0; got {args.patience}")
+    if args.patience is not None and not _option(args, recipe, "early_stopping"):
+        raise UsageError(
+            "--patience is early stopping's; got it with early stopping off "
+            "(add --early-stopping)"
+        )
     return float(split)
 
 
