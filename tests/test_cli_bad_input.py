@@ -1,6 +1,7 @@
 """Hostile command lines found by trying to break the CLI: one line, exit code 2."""
 
 import json
+import sys
 import warnings
 
 import numpy as np
@@ -180,3 +181,16 @@ def test_fit_accepts_huge_finite_data_without_warnings():
             optimizer=mlplab.SGD(learning_rate=0.0),
             n_epochs=1,
         )
+
+
+def test_sweep_scheduler_without_dask_is_one_line(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    args = ["sweep", "--seeds", "5", "--epochs", "100"]
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:1", "--no-plot"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "mlplab: error: --scheduler needs Dask: pip install 'mlplab[cluster]'\n"
+    )
+    assert captured.out == ""

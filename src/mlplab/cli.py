@@ -2191,6 +2191,13 @@ def _run_sweep(args: argparse.Namespace) -> int:
     grid, setup, n_seeds = _sweep_inputs(args)
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    if args.scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "--scheduler needs Dask: pip install 'mlplab[cluster]'"
+            ) from None
     start = time.perf_counter()
     with _SweepProgress(quiet=args.json) as progress:
         result = sweep(
