@@ -39,6 +39,13 @@ from mlplab.cli import main
         ),
         (["gradcheck", "--eps", "inf"], "--eps in (0, 1)"),
         (["gradcheck", "--tol", "inf"], "--tol must be a finite number"),
+        (
+            ["sweep", "--lr", "0.5", "--seeds", "100000000000"],
+            "a sweep takes at most 1,000,000 members (cells x seeds); got 1 cells",
+        ),
+        (["sweep", "--original", "--seeds", "100000"], "24 cells x 100,000 seeds"),
+        (["lr-find", "--steps", "100000000"], "--steps must be between 3 and 100,000"),
+        (["gradcheck", "--hidden", "1000,1000"], "at most 20,000 parameters"),
     ],
 )
 def test_hostile_arguments_are_one_line_and_exit_2(
@@ -194,3 +201,23 @@ def test_sweep_scheduler_without_dask_is_one_line(monkeypatch, capsys, tmp_path)
         "mlplab: error: --scheduler needs Dask: pip install 'mlplab[cluster]'\n"
     )
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "limit"),
+    [
+        ("sweep", "at most 1,000,000 members"),
+        ("lr-find", "3 to 100,000"),
+        ("gradcheck", "At most 20,000 parameters"),
+    ],
+)
+def test_size_limits_are_in_the_help(command, limit, capsys):
+    from mlplab import cli
+
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert limit in help_text
+    assert cli.MAX_SWEEP_MEMBERS == 1_000_000
+    assert cli.MAX_LR_FIND_STEPS == 100_000
+    assert cli.MAX_GRADCHECK_PARAMETERS == 20_000

@@ -10,6 +10,7 @@ one JSON document to stdout; progress bars go to stderr. Heavy modules
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -26,6 +27,11 @@ MAX_WIDTH = 100_000
 MAX_EPOCHS = 100_000_000
 MAX_DIAGNOSE_SEEDS = 1000  # diagnose --seeds: each seed is a full run, per fix too
 TRY_FIXES_SEEDS = 20  # diagnose --try-fixes without --seeds: rates in steps of 5%
+# About 1.3 KB of results per member stay in memory (200,000 members: 260 MB).
+MAX_SWEEP_MEMBERS = 1_000_000  # sweep: cells x seeds
+MAX_LR_FIND_STEPS = 100_000  # lr-find --steps: one epoch each (XOR: 10 s)
+# Two forward passes per parameter: 10,000 parameters take 6 s on XOR, 40,000 a minute.
+MAX_GRADCHECK_PARAMETERS = 20_000
 
 
 class UsageError(Exception):
@@ -1121,7 +1127,8 @@ def _add_gradcheck(sub: Any) -> None:
         help="check backpropagation against central differences",
         description="Compare the network's backpropagated gradients with "
         "central differences of the reported loss, per parameter array. "
-        "Exits with 1 when any array's relative error exceeds --tol.",
+        "Exits with 1 when any array's relative error exceeds --tol. At most "
+        f"{MAX_GRADCHECK_PARAMETERS:,} parameters (two forward passes each).",
     )
     _add_network_options(p)
     p.add_argument(
@@ -1143,6 +1150,17 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
             f"got {args.tol} and {args.eps}"
         )
     s = _setup_from_args(args)
+    sizes = s["config"].layer_sizes
+    n_params = sum(
+        (n_in + s["config"].use_bias) * n_out
+        for n_in, n_out in itertools.pairwise(sizes)
+    )
+    if n_params > MAX_GRADCHECK_PARAMETERS:
+        raise UsageError(
+            f"gradcheck takes at most {MAX_GRADCHECK_PARAMETERS:,} parameters "
+            f"(two forward passes each); the layers {','.join(map(str, sizes))} "
+            f"have {n_params:,}"
+        )
     rows = gradient_check(
         s["config"], s["x"], s["y"], loss=s["loss"], seeds=(s["seed"],), eps=args.eps
     )
@@ -1416,7 +1434,12 @@ def _add_lr_find(sub: Any) -> None:
     _add_optimizer_options(p)
     p.add_argument("--min-lr", type=_floats, default=1e-4, help="first rate (1e-4)")
     p.add_argument("--max-lr", type=_floats, default=10.0, help="last rate (10)")
-    p.add_argument("--steps", type=int, default=100, help="number of rates (100)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=100,
+        help=f"number of rates, one epoch each (100; 3 to {MAX_LR_FIND_STEPS:,})",
+    )
     p.add_argument(
         "--plot",
         type=_output_path,
@@ -1432,6 +1455,10 @@ def _add_lr_find(sub: Any) -> None:
 def _run_lr_find(args: argparse.Namespace) -> int:
     from .lr_find import lr_find
 
+    if not 3 <= args.steps <= MAX_LR_FIND_STEPS:
+        raise UsageError(
+            f"--steps must be between 3 and {MAX_LR_FIND_STEPS:,}; got {args.steps}"
+        )
     s = _setup_from_args(args)
     with _Status("range test", quiet=args.json):
         r = lr_find(
@@ -2048,7 +2075,10 @@ def _add_sweep(sub: Any) -> None:
     g.add_argument("--batch-size", type=_list_of(_batch, "sizes or 'full'"))
     g.add_argument("--epochs", type=_list_of(int, "integers"), help="default 10000")
     g.add_argument(
-        "--seeds", type=int, help="seeds per cell (default 100; 1000 with --original)"
+        "--seeds",
+        type=int,
+        help="seeds per cell (default 100; 1000 with --original); at most "
+        f"{MAX_SWEEP_MEMBERS:,} members (cells x seeds) in all",
     )
     g.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     g.add_argument(
@@ -2149,6 +2179,15 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
         raise UsageError(
             "give at least one axis to sweep (e.g. --lr 0.1,0.5,2) or --original"
         )
+    seeds = args.seeds if args.seeds is not None else (1000 if args.original else 100)
+    if seeds < 1:
+        raise UsageError(f"--seeds must be >= 1; got {seeds}")
+    n_cells = math.prod(len(values) for values in grid.values())
+    if n_cells * seeds > MAX_SWEEP_MEMBERS:
+        raise UsageError(
+            f"a sweep takes at most {MAX_SWEEP_MEMBERS:,} members (cells x seeds); "
+            f"got {n_cells:,} cells x {seeds:,} seeds = {n_cells * seeds:,}"
+        )
     changes: dict[str, Any] = {}
     x, y = setup.x, setup.y
     if args.data is not None or args.target is not None:
@@ -2172,9 +2211,6 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
         changes["dtype"] = args.dtype
     config = dataclasses.replace(setup.config, **changes)
     setup = dataclasses.replace(setup, config=config, loss=loss, x=x, y=y)
-    seeds = args.seeds if args.seeds is not None else (1000 if args.original else 100)
-    if seeds < 1:
-        raise UsageError(f"--seeds must be >= 1; got {seeds}")
     return grid, setup, seeds
 
 
