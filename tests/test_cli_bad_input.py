@@ -46,6 +46,12 @@ from mlplab.cli import main
         (["sweep", "--original", "--seeds", "100000"], "24 cells x 100,000 seeds"),
         (["lr-find", "--steps", "100000000"], "--steps must be between 3 and 100,000"),
         (["gradcheck", "--hidden", "1000,1000"], "at most 20,000 parameters"),
+        (["lr-find", "--lr", "0.3"], "--lr does not apply to lr-find"),
+        (["lr-find", "--epochs", "5"], "--epochs does not apply to lr-find"),
+        (
+            ["sweep", "--compare-fixed", "--seeds", "2", "--epochs", "10"],
+            "--compare-fixed needs --original",
+        ),
     ],
 )
 def test_hostile_arguments_are_one_line_and_exit_2(

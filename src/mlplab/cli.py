@@ -1427,8 +1427,8 @@ def _add_lr_find(sub: Any) -> None:
         description="Train a fresh network while raising the learning rate "
         "exponentially from --min-lr to --max-lr (one rate per epoch), stop "
         "when the loss diverges, plot the loss against the rate and print a "
-        "suggested rate. Momentum settings are those of the options (--lr is "
-        "ignored).",
+        "suggested rate. Momentum settings are those of the options (--lr and "
+        "--epochs do not apply).",
     )
     _add_network_options(p)
     _add_optimizer_options(p)
@@ -1458,6 +1458,16 @@ def _run_lr_find(args: argparse.Namespace) -> int:
     if not 3 <= args.steps <= MAX_LR_FIND_STEPS:
         raise UsageError(
             f"--steps must be between 3 and {MAX_LR_FIND_STEPS:,}; got {args.steps}"
+        )
+    if args.lr is not None:
+        raise UsageError(
+            "--lr does not apply to lr-find (it sweeps the rate from --min-lr to "
+            "--max-lr)"
+        )
+    if args.epochs is not None:
+        raise UsageError(
+            "--epochs does not apply to lr-find (it trains one epoch per rate: "
+            "use --steps)"
         )
     s = _setup_from_args(args)
     with _Status("range test", quiet=args.json):
@@ -2150,8 +2160,11 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
     from .presets import original_setup
     from .sweeps import original_grid
 
-    if args.compare_fixed:
-        args.original = True
+    if args.compare_fixed and not args.original:
+        raise UsageError(
+            "--compare-fixed needs --original (it compares the original program's "
+            "derivative with the corrected one)"
+        )
     setup = original_setup(fixed=not args.original)
     grid: dict[str, Any] = {}
     if args.compare_fixed:
