@@ -52,6 +52,19 @@ from mlplab.cli import main
             ["sweep", "--compare-fixed", "--seeds", "2", "--epochs", "10"],
             "--compare-fixed needs --original",
         ),
+        (["sweep", "--epochs", "0,100"], "--epochs values must be between 1 and"),
+        (["sweep", "--lr", "0.5", "--batch-size", "0"], "--batch-size values must be"),
+        (["sweep", "--lr", "0.5", "--chunk-size", "0"], "--chunk-size must be >= 1"),
+        (["sweep", "--lr", "0.5", "--window", "0"], "--window must be >= 1; got 0"),
+        (
+            ["sweep", "--lr", "0.5", "--loss-threshold", "nan"],
+            "--loss-threshold must be a finite number > 0; got nan",
+        ),
+        (
+            ["sweep", "--lr", "0.5", "--plateau-tol", "inf"],
+            "--plateau-tol must be a finite number >= 0; got inf",
+        ),
+        (["sweep", "--lr", "0.5", "--seed-start", "-1"], "--seed-start must be >= 0"),
     ],
 )
 def test_hostile_arguments_are_one_line_and_exit_2(

@@ -2160,6 +2160,7 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
     from .presets import original_setup
     from .sweeps import original_grid
 
+    _check_sweep_values(args)
     if args.compare_fixed and not args.original:
         raise UsageError(
             "--compare-fixed needs --original (it compares the original program's "
@@ -2227,6 +2228,34 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
     return grid, setup, seeds
 
 
+def _check_sweep_values(args: argparse.Namespace) -> None:
+    """Refuse values that the sweep would take but could only run wrongly."""
+    for epochs in args.epochs or ():
+        if not 1 <= epochs <= MAX_EPOCHS:
+            raise UsageError(
+                f"--epochs values must be between 1 and {MAX_EPOCHS}; got {epochs}"
+            )
+    for size in args.batch_size or ():
+        if size is not None and size < 1:
+            raise UsageError(f"--batch-size values must be >= 1 or 'full'; got {size}")
+    for name, value in (
+        ("--seed-start", args.seed_start),
+        ("--chunk-size", args.chunk_size),
+        ("--window", args.window),
+    ):
+        least = 0 if name == "--seed-start" else 1
+        if value is not None and value < least:
+            raise UsageError(f"{name} must be >= {least}; got {value}")
+    if not (math.isfinite(args.loss_threshold) and args.loss_threshold > 0):
+        raise UsageError(
+            f"--loss-threshold must be a finite number > 0; got {args.loss_threshold}"
+        )
+    if not (math.isfinite(args.plateau_tol) and args.plateau_tol >= 0):
+        raise UsageError(
+            f"--plateau-tol must be a finite number >= 0; got {args.plateau_tol}"
+        )
+
+
 def _first(value: float | tuple[float, ...]) -> float:
     """Return a hyperparameter's value (its first, when it is one per member)."""
     return float(value[0] if isinstance(value, tuple) else value)
@@ -2253,7 +2282,9 @@ def _run_sweep(args: argparse.Namespace) -> int:
             grid,
             seeds=range(args.seed_start, args.seed_start + n_seeds),
             setup=setup,
-            chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+            chunk_size=(
+                DEFAULT_CHUNK_SIZE if args.chunk_size is None else args.chunk_size
+            ),
             workers=args.workers,
             scheduler=args.scheduler,
             out=args.out,
