@@ -240,3 +240,57 @@ def test_size_limits_are_in_the_help(command, limit, capsys):
     assert cli.MAX_SWEEP_MEMBERS == 1_000_000
     assert cli.MAX_LR_FIND_STEPS == 100_000
     assert cli.MAX_GRADCHECK_PARAMETERS == 20_000
+
+
+SWEEP = ["sweep", "--lr", "0.5,1", "--momentum", "0,0.5", "--seeds", "2"]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--heatmap", "/nonexistent/h.png"], "the folder of '/nonexistent/h.png'"),
+        (["--heatmap", "h.txt"], "expected a file ending in one of"),
+        (["--heatmap", "adir"], "'adir' is a folder"),
+        (["--out", "adir"], "'adir' is a folder"),
+        (["--out", "/nonexistent/r.csv"], "the folder of '/nonexistent/r.csv'"),
+        (["--out", "garbled.csv"], "--out garbled.csv is not the results file"),
+        (["--out", "other.csv"], "--out other.csv is not the results file"),
+    ],
+)
+def test_sweep_output_paths_are_checked_before_training(
+    option, message, capsys, tmp_path, monkeypatch
+):
+    import mlplab.sweeps
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "garbled.csv").write_bytes(b"\xff\xfe\x00member\xff\n")
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the sweep ran")
+
+    monkeypatch.setattr(mlplab.sweeps, "sweep", no_training)
+    assert main([*SWEEP, "--epochs", "10", *option]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err
+    assert captured.err.startswith("mlplab: error: ")
+    assert captured.err.count("\n") == 1
+
+
+def test_a_non_utf8_results_file_is_one_clear_error(tmp_path):
+    from mlplab.sweeps import sweep
+
+    out = tmp_path / "r.csv"
+    out.write_bytes(b"member,\xff\n")
+    with pytest.raises(ValueError, match="is not UTF-8 text"):
+        sweep({"lr": [0.5]}, seeds=1, out=out)
+
+
+def test_sweep_heatmap_without_suffix_reports_the_png_it_wrote(
+    capsys, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    assert main([*SWEEP, "--epochs", "10", "--heatmap", "adir"]) == 0
+    assert "heatmaps written to adir.png\n" in capsys.readouterr().out
+    assert (tmp_path / "adir.png").read_bytes()[:4] == b"\x89PNG"

@@ -136,6 +136,33 @@ def _output_path(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is a folder; expected a file path")
     if not path.resolve().parent.is_dir():
         raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    if not os.access(path if path.exists() else path.resolve().parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be written here")
+    return text
+
+
+def _plot_path(option: str, text: str) -> str:
+    """Check a plot path as ``_output_path`` does, and its format, before training.
+
+    No suffix means PNG (as matplotlib saves it); return the path that is written.
+    """
+    from pathlib import Path
+
+    try:
+        _output_path(text)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"argument {option}: {e}") from None
+    suffix = Path(text).suffix.lower().removeprefix(".")
+    if not suffix:
+        return f"{text}.png"
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix not in formats:
+        raise UsageError(
+            f"argument {option}: expected a file ending in one of "
+            f"{', '.join('.' + f for f in formats)}; got {text!r}"
+        )
     return text
 
 
@@ -2132,13 +2159,15 @@ def _add_sweep(sub: Any) -> None:
     r.add_argument(
         "--out",
         metavar="FILE.csv",
+        type=_output_path,
         help="one row per member; rerunning with the same file resumes",
     )
     r.add_argument(
         "--heatmap",
         default="sweep.png",
         metavar="PATH",
-        help="PNG heatmaps of success rate and median epochs (default sweep.png)",
+        help="heatmaps of success rate and median epochs: .png, .pdf, .svg or "
+        "another format matplotlib writes; no suffix means .png (default sweep.png)",
     )
     r.add_argument("--no-plot", action="store_true")
     r.add_argument(
@@ -2267,6 +2296,19 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from .sweeps import DEFAULT_CHUNK_SIZE, sweep
 
     grid, setup, n_seeds = _sweep_inputs(args)
+    heatmap_path = None if args.no_plot else _plot_path("--heatmap", args.heatmap)
+    if args.out is not None and os.path.isfile(args.out):
+        # Resumed from; refuse a file that is not one before the sweep starts.
+        try:
+            with open(args.out, encoding="utf-8") as f:
+                header = f.readline()
+        except UnicodeDecodeError:
+            header = ""
+        if not header.startswith("member,") and os.path.getsize(args.out) > 0:
+            raise UsageError(
+                f"--out {args.out} is not the results file of a sweep (its first "
+                "line should start 'member,'); use another --out"
+            )
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
     if args.scheduler is not None:
@@ -2296,7 +2338,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     heatmap = None
     xy = [a for a in ("lr", "momentum") if a in result.axes] or result.axes[:2]
-    if not args.no_plot and len(xy) == 2:
+    if heatmap_path is not None and len(xy) == 2:
         from .plots import plot_sweep_heatmaps
 
         title = "original program" if args.original else "XOR sweep"
@@ -2305,7 +2347,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         heatmap = str(
             plot_sweep_heatmaps(
                 result.cells,
-                args.heatmap,
+                heatmap_path,
                 x=xy[0],
                 y=xy[1],
                 effective_lr=args.effective_lr,
