@@ -1,6 +1,7 @@
 """Hostile command lines found by trying to break the CLI: one line, exit code 2."""
 
 import json
+import os
 import sys
 import warnings
 
@@ -144,6 +145,25 @@ def test_api_type_checks():
             optimizer=mlplab.SGD(),
             n_epochs=1,
         )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_predict_names_the_output_it_could_not_write(tmp_path, capsys):
+    rows = ["a,b,y"] + [f"{i % 2},{(i // 2) % 2},{int(i % 4 == 3)}" for i in range(40)]
+    data = tmp_path / "and.csv"
+    data.write_text("\n".join(rows) + "\n")
+    model = tmp_path / "m.safetensors"
+    train = ["train", "--data", str(data), "--target", "y", "--epochs", "3"]
+    assert main([*train, "--save", str(model), "--no-plot", "--json"]) == 0
+    capsys.readouterr()
+    assert (
+        main(["predict", str(model), "--data", str(data), "--output", "/dev/full"]) == 2
+    )
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "mlplab: error: --output /dev/full: could not write the predictions "
+        "(No space left on device)\n"
+    )
 
 
 def test_predict_never_writes_over_its_model_or_data(tmp_path, capsys):

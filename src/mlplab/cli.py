@@ -1940,12 +1940,19 @@ def _same_label(label: Any, cell: str) -> bool:
 def _write_predictions(path: str, result: dict[str, Any]) -> None:
     import csv
 
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        classes = result.get("classes")
-        writer.writerow(["prediction", *(f"p_{c}" for c in classes or [])])
-        for i, label in enumerate(result["predictions"]):
-            writer.writerow([label, *(result["probabilities"][i] if classes else [])])
+    try:
+        # Errors at write or close (/dev/full, /proc files) carry no file name.
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            classes = result.get("classes")
+            writer.writerow(["prediction", *(f"p_{c}" for c in classes or [])])
+            for i, label in enumerate(result["predictions"]):
+                row = result["probabilities"][i] if classes else []
+                writer.writerow([label, *row])
+    except OSError as e:
+        raise UsageError(
+            f"--output {path}: could not write the predictions ({e.strerror or e})"
+        ) from None
 
 
 def _print_predictions(args: argparse.Namespace, result: dict[str, Any]) -> None:
