@@ -10,6 +10,7 @@ one JSON document to stdout; progress bars go to stderr. Heavy modules
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -26,6 +27,11 @@ MAX_WIDTH = 100_000
 MAX_EPOCHS = 100_000_000
 MAX_DIAGNOSE_SEEDS = 1000  # diagnose --seeds: each seed is a full run, per fix too
 TRY_FIXES_SEEDS = 20  # diagnose --try-fixes without --seeds: rates in steps of 5%
+# About 1.3 KB of results per member stay in memory (200,000 members: 260 MB).
+MAX_SWEEP_MEMBERS = 1_000_000  # sweep: cells x seeds
+MAX_LR_FIND_STEPS = 100_000  # lr-find --steps: one epoch each (XOR: 10 s)
+# Two forward passes per parameter: 10,000 parameters take 6 s on XOR, 40,000 a minute.
+MAX_GRADCHECK_PARAMETERS = 20_000
 
 
 class UsageError(Exception):
@@ -133,6 +139,33 @@ def _output_path(text: str) -> str:
         raise argparse.ArgumentTypeError(f"{text!r} is a folder; expected a file path")
     if not path.resolve().parent.is_dir():
         raise argparse.ArgumentTypeError(f"the folder of {text!r} does not exist")
+    if not os.access(path if path.exists() else path.resolve().parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r} cannot be written here")
+    return text
+
+
+def _plot_path(option: str, text: str) -> str:
+    """Check a plot path as ``_output_path`` does, and its format, before training.
+
+    No suffix means PNG (as matplotlib saves it); return the path that is written.
+    """
+    from pathlib import Path
+
+    try:
+        _output_path(text)
+    except argparse.ArgumentTypeError as e:
+        raise UsageError(f"argument {option}: {e}") from None
+    suffix = Path(text).suffix.lower().removeprefix(".")
+    if not suffix:
+        return f"{text}.png"
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = sorted(FigureCanvasBase.get_supported_filetypes())
+    if suffix not in formats:
+        raise UsageError(
+            f"argument {option}: expected a file ending in one of "
+            f"{', '.join('.' + f for f in formats)}; got {text!r}"
+        )
     return text
 
 
@@ -1176,7 +1209,8 @@ def _add_gradcheck(sub: Any) -> None:
         help="check backpropagation against central differences",
         description="Compare the network's backpropagated gradients with "
         "central differences of the reported loss, per parameter array. "
-        "Exits with 1 when any array's relative error exceeds --tol.",
+        "Exits with 1 when any array's relative error exceeds --tol. At most "
+        f"{MAX_GRADCHECK_PARAMETERS:,} parameters (two forward passes each).",
     )
     _add_network_options(p)
     p.add_argument(
@@ -1198,6 +1232,17 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
             f"got {args.tol} and {args.eps}"
         )
     s = _setup_from_args(args)
+    sizes = s["config"].layer_sizes
+    n_params = sum(
+        (n_in + s["config"].use_bias) * n_out
+        for n_in, n_out in itertools.pairwise(sizes)
+    )
+    if n_params > MAX_GRADCHECK_PARAMETERS:
+        raise UsageError(
+            f"gradcheck takes at most {MAX_GRADCHECK_PARAMETERS:,} parameters "
+            f"(two forward passes each); the layers {','.join(map(str, sizes))} "
+            f"have {n_params:,}"
+        )
     rows = gradient_check(
         s["config"], s["x"], s["y"], loss=s["loss"], seeds=(s["seed"],), eps=args.eps
     )
@@ -1462,14 +1507,19 @@ def _add_lr_find(sub: Any) -> None:
         description="Train a fresh network while raising the learning rate "
         "exponentially from --min-lr to --max-lr (one rate per epoch), stop "
         "when the loss diverges, plot the loss against the rate and print a "
-        "suggested rate. Momentum settings are those of the options (--lr is "
-        "ignored).",
+        "suggested rate. Momentum settings are those of the options (--lr and "
+        "--epochs do not apply).",
     )
     _add_network_options(p)
     _add_optimizer_options(p)
     p.add_argument("--min-lr", type=_floats, default=1e-4, help="first rate (1e-4)")
     p.add_argument("--max-lr", type=_floats, default=10.0, help="last rate (10)")
-    p.add_argument("--steps", type=int, default=100, help="number of rates (100)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=100,
+        help=f"number of rates, one epoch each (100; 3 to {MAX_LR_FIND_STEPS:,})",
+    )
     p.add_argument(
         "--plot",
         type=_image_path,
@@ -1485,6 +1535,20 @@ def _add_lr_find(sub: Any) -> None:
 def _run_lr_find(args: argparse.Namespace) -> int:
     from .lr_find import lr_find
 
+    if not 3 <= args.steps <= MAX_LR_FIND_STEPS:
+        raise UsageError(
+            f"--steps must be between 3 and {MAX_LR_FIND_STEPS:,}; got {args.steps}"
+        )
+    if args.lr is not None:
+        raise UsageError(
+            "--lr does not apply to lr-find (it sweeps the rate from --min-lr to "
+            "--max-lr)"
+        )
+    if args.epochs is not None:
+        raise UsageError(
+            "--epochs does not apply to lr-find (it trains one epoch per rate: "
+            "use --steps)"
+        )
     s = _setup_from_args(args)
     with _Status("range test", quiet=args.json):
         r = lr_find(
@@ -1919,12 +1983,19 @@ def _same_label(label: Any, cell: str) -> bool:
 def _write_predictions(path: str, result: dict[str, Any]) -> None:
     import csv
 
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        classes = result.get("classes")
-        writer.writerow(["prediction", *(f"p_{c}" for c in classes or [])])
-        for i, label in enumerate(result["predictions"]):
-            writer.writerow([label, *(result["probabilities"][i] if classes else [])])
+    try:
+        # Errors at write or close (/dev/full, /proc files) carry no file name.
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            classes = result.get("classes")
+            writer.writerow(["prediction", *(f"p_{c}" for c in classes or [])])
+            for i, label in enumerate(result["predictions"]):
+                row = result["probabilities"][i] if classes else []
+                writer.writerow([label, *row])
+    except OSError as e:
+        raise UsageError(
+            f"--output {path}: could not write the predictions ({e.strerror or e})"
+        ) from None
 
 
 def _print_predictions(args: argparse.Namespace, result: dict[str, Any]) -> None:
@@ -2091,7 +2162,10 @@ def _add_sweep(sub: Any) -> None:
     g.add_argument("--batch-size", type=_list_of(_batch, "sizes or 'full'"))
     g.add_argument("--epochs", type=_list_of(int, "integers"), help="default 10000")
     g.add_argument(
-        "--seeds", type=int, help="seeds per cell (default 100; 1000 with --original)"
+        "--seeds",
+        type=int,
+        help="seeds per cell (default 100; 1000 with --original); at most "
+        f"{MAX_SWEEP_MEMBERS:,} members (cells x seeds) in all",
     )
     g.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     g.add_argument(
@@ -2135,13 +2209,15 @@ def _add_sweep(sub: Any) -> None:
     r.add_argument(
         "--out",
         metavar="FILE.csv",
+        type=_output_path,
         help="one row per member; rerunning with the same file resumes",
     )
     r.add_argument(
         "--heatmap",
         default="sweep.png",
         metavar="PATH",
-        help="PNG heatmaps of success rate and median epochs (default sweep.png)",
+        help="heatmaps of success rate and median epochs: .png, .pdf, .svg or "
+        "another format matplotlib writes; no suffix means .png (default sweep.png)",
     )
     r.add_argument("--no-plot", action="store_true")
     r.add_argument(
@@ -2163,8 +2239,12 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
     from .presets import original_setup
     from .sweeps import original_grid
 
-    if args.compare_fixed:
-        args.original = True
+    _check_sweep_values(args)
+    if args.compare_fixed and not args.original:
+        raise UsageError(
+            "--compare-fixed needs --original (it compares the original program's "
+            "derivative with the corrected one)"
+        )
     setup = original_setup(fixed=not args.original)
     grid: dict[str, Any] = {}
     if args.compare_fixed:
@@ -2192,6 +2272,15 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
         raise UsageError(
             "give at least one axis to sweep (e.g. --lr 0.1,0.5,2) or --original"
         )
+    seeds = args.seeds if args.seeds is not None else (1000 if args.original else 100)
+    if seeds < 1:
+        raise UsageError(f"--seeds must be >= 1; got {seeds}")
+    n_cells = math.prod(len(values) for values in grid.values())
+    if n_cells * seeds > MAX_SWEEP_MEMBERS:
+        raise UsageError(
+            f"a sweep takes at most {MAX_SWEEP_MEMBERS:,} members (cells x seeds); "
+            f"got {n_cells:,} cells x {seeds:,} seeds = {n_cells * seeds:,}"
+        )
     changes: dict[str, Any] = {}
     x, y = setup.x, setup.y
     if args.data is not None or args.target is not None:
@@ -2215,10 +2304,35 @@ def _sweep_inputs(args: argparse.Namespace) -> tuple[dict[str, Any], Any, int]:
         changes["dtype"] = args.dtype
     config = dataclasses.replace(setup.config, **changes)
     setup = dataclasses.replace(setup, config=config, loss=loss, x=x, y=y)
-    seeds = args.seeds if args.seeds is not None else (1000 if args.original else 100)
-    if seeds < 1:
-        raise UsageError(f"--seeds must be >= 1; got {seeds}")
     return grid, setup, seeds
+
+
+def _check_sweep_values(args: argparse.Namespace) -> None:
+    """Refuse values that the sweep would take but could only run wrongly."""
+    for epochs in args.epochs or ():
+        if not 1 <= epochs <= MAX_EPOCHS:
+            raise UsageError(
+                f"--epochs values must be between 1 and {MAX_EPOCHS}; got {epochs}"
+            )
+    for size in args.batch_size or ():
+        if size is not None and size < 1:
+            raise UsageError(f"--batch-size values must be >= 1 or 'full'; got {size}")
+    for name, value in (
+        ("--seed-start", args.seed_start),
+        ("--chunk-size", args.chunk_size),
+        ("--window", args.window),
+    ):
+        least = 0 if name == "--seed-start" else 1
+        if value is not None and value < least:
+            raise UsageError(f"{name} must be >= {least}; got {value}")
+    if not (math.isfinite(args.loss_threshold) and args.loss_threshold > 0):
+        raise UsageError(
+            f"--loss-threshold must be a finite number > 0; got {args.loss_threshold}"
+        )
+    if not (math.isfinite(args.plateau_tol) and args.plateau_tol >= 0):
+        raise UsageError(
+            f"--plateau-tol must be a finite number >= 0; got {args.plateau_tol}"
+        )
 
 
 def _first(value: float | tuple[float, ...]) -> float:
@@ -2232,15 +2346,37 @@ def _run_sweep(args: argparse.Namespace) -> int:
     from .sweeps import DEFAULT_CHUNK_SIZE, sweep
 
     grid, setup, n_seeds = _sweep_inputs(args)
+    heatmap_path = None if args.no_plot else _plot_path("--heatmap", args.heatmap)
+    if args.out is not None and os.path.isfile(args.out):
+        # Resumed from; refuse a file that is not one before the sweep starts.
+        try:
+            with open(args.out, encoding="utf-8") as f:
+                header = f.readline()
+        except UnicodeDecodeError:
+            header = ""
+        if not header.startswith("member,") and os.path.getsize(args.out) > 0:
+            raise UsageError(
+                f"--out {args.out} is not the results file of a sweep (its first "
+                "line should start 'member,'); use another --out"
+            )
     if args.workers < 1:
         raise UsageError(f"--workers must be >= 1; got {args.workers}")
+    if args.scheduler is not None:
+        try:
+            import dask.distributed  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "--scheduler needs Dask: pip install 'mlplab[cluster]'"
+            ) from None
     start = time.perf_counter()
     with _SweepProgress(quiet=args.json) as progress:
         result = sweep(
             grid,
             seeds=range(args.seed_start, args.seed_start + n_seeds),
             setup=setup,
-            chunk_size=args.chunk_size or DEFAULT_CHUNK_SIZE,
+            chunk_size=(
+                DEFAULT_CHUNK_SIZE if args.chunk_size is None else args.chunk_size
+            ),
             workers=args.workers,
             scheduler=args.scheduler,
             out=args.out,
@@ -2252,7 +2388,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     heatmap = None
     xy = [a for a in ("lr", "momentum") if a in result.axes] or result.axes[:2]
-    if not args.no_plot and len(xy) == 2:
+    if heatmap_path is not None and len(xy) == 2:
         from .plots import plot_sweep_heatmaps
 
         title = "original program" if args.original else "XOR sweep"
@@ -2261,7 +2397,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
         heatmap = str(
             plot_sweep_heatmaps(
                 result.cells,
-                args.heatmap,
+                heatmap_path,
                 x=xy[0],
                 y=xy[1],
                 effective_lr=args.effective_lr,

@@ -391,7 +391,13 @@ class _ResultsFile:
         """Read the finished members of an earlier run of the same sweep."""
         if self.path is None or not self.path.exists() or self.path.stat().st_size == 0:
             return {}
-        text = self.path.read_text()
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ValueError(
+                f"results file {str(self.path)!r} is not UTF-8 text, so not a "
+                "sweep's results (use another --out)"
+            ) from None
         if not text.endswith("\n"):  # killed mid-write: drop the partial line
             text = text[: text.rfind("\n") + 1]
         lines = text.splitlines()
@@ -436,7 +442,7 @@ class _ResultsFile:
             new[row["member"]] = buf.getvalue()[:-1]
         self.lines.update(new)
         if self.path is not None:
-            with self.path.open("a") as f:
+            with self.path.open("a", encoding="utf-8") as f:
                 f.write("".join(line + "\n" for line in new.values()))
 
     def finish(self) -> None:
@@ -448,7 +454,7 @@ class _ResultsFile:
         assert self.path is not None
         tmp = self.path.with_name(self.path.name + ".tmp")
         body = "".join(self.lines[m] + "\n" for m in sorted(self.lines))
-        tmp.write_text(",".join(self.columns) + "\n" + body)
+        tmp.write_text(",".join(self.columns) + "\n" + body, encoding="utf-8")
         os.replace(tmp, self.path)
 
 
