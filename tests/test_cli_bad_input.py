@@ -40,8 +40,8 @@ from mlplab.cli import main
         ),
         (["gradcheck", "--eps", "inf"], "--eps in (0, 1)"),
         # a plot format matplotlib cannot write fails before training, not after
-        (["train", "--plot", "h.txt"], "--plot: expected an image file (.png"),
-        (["lr-find", "--plot", "curve"], "--plot: expected an image file (.png"),
+        (["train", "--plot", "h.txt"], "argument --plot: expected a file ending in"),
+        (["lr-find", "--plot", "c.doc"], "argument --plot: expected a file ending in"),
         (["gradcheck", "--tol", "inf"], "--tol must be a finite number"),
         (
             ["sweep", "--lr", "0.5", "--seeds", "100000000000"],

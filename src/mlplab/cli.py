@@ -169,22 +169,6 @@ def _plot_path(option: str, text: str) -> str:
     return text
 
 
-# What matplotlib's savefig writes, by file suffix (its default backends and Pillow).
-IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
-
-
-def _image_path(text: str) -> str:
-    """Accept an output path (``_output_path``) whose suffix names an image format."""
-    from pathlib import Path
-
-    suffix = Path(_output_path(text)).suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise argparse.ArgumentTypeError(
-            f"expected an image file ({', '.join(IMAGE_SUFFIXES)}); got {text!r}"
-        )
-    return text
-
-
 def _sizes(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(s) for s in text.split(","))
@@ -426,7 +410,7 @@ def _add_train(sub: Any) -> None:
         "--plot",
         default="loss.png",
         metavar="PATH",
-        type=_image_path,
+        type=_output_path,
         help="PNG of the loss curve (default loss.png)",
     )
     out.add_argument("--no-plot", action="store_true", help="do not write the plot")
@@ -443,6 +427,8 @@ def _run_train(args: argparse.Namespace) -> int:
     import numpy as np
 
     args = _resumed_args(args)
+    if not args.no_plot:  # a format matplotlib cannot write fails now, not after
+        args.plot = _plot_path("--plot", args.plot)
     if args.dataset is not None or args.data is not None:
         return _run_train_dataset(args)
     _check_xor_options(args)
@@ -1522,7 +1508,7 @@ def _add_lr_find(sub: Any) -> None:
     )
     p.add_argument(
         "--plot",
-        type=_image_path,
+        type=_output_path,
         default="lr_find.png",
         metavar="PATH",
         help="PNG of the loss against the rate (default lr_find.png)",
@@ -1535,6 +1521,8 @@ def _add_lr_find(sub: Any) -> None:
 def _run_lr_find(args: argparse.Namespace) -> int:
     from .lr_find import lr_find
 
+    if not args.no_plot:
+        args.plot = _plot_path("--plot", args.plot)
     if not 3 <= args.steps <= MAX_LR_FIND_STEPS:
         raise UsageError(
             f"--steps must be between 3 and {MAX_LR_FIND_STEPS:,}; got {args.steps}"
