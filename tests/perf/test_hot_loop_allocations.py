@@ -142,3 +142,67 @@ def test_fit_makes_no_copy_of_the_data():
     assert growth < 8 * (8192 - 1024) + 64 * 1024, (
         f"fit's peak grew by {growth} bytes for {data_growth} more bytes of data"
     )
+
+
+def _extra_at_each_step(monkeypatch, config, x, y, copy_batches=False):
+    """Traced bytes in use when each step starts, above the epoch's start.
+
+    Covers ``fit``'s own batch loop (gathering, metrics), which the step
+    tests above do not: a copy made there is still alive when the step runs.
+    """
+    import mlplab.training as training
+
+    marks, extras = [], []
+    minibatch_epoch, step = training._minibatch_epoch, Workspace.step
+
+    def epoch(*args, **kwargs):
+        marks.append(tracemalloc.get_traced_memory()[0])
+        return minibatch_epoch(*args, **kwargs)
+
+    def traced_step(self, xb, *args, **kwargs):
+        if copy_batches:
+            xb = xb.copy()
+        extras.append(tracemalloc.get_traced_memory()[0] - marks[-1])
+        return step(self, xb, *args, **kwargs)
+
+    monkeypatch.setattr(training, "_minibatch_epoch", epoch)
+    monkeypatch.setattr(Workspace, "step", traced_step)
+    tracemalloc.start()
+    try:
+        fit(
+            config,
+            x,
+            y,
+            loss="cross_entropy",
+            optimizer=SGD(0.01, 0.9),
+            n_epochs=3,
+            seeds=range(N_MEMBERS),
+            batch_size=BATCH,
+        )
+    finally:
+        tracemalloc.stop()
+    n_batches = -(-len(x) // BATCH)
+    return max(extras[n_batches:])  # after the first epoch made the buffers
+
+
+@pytest.mark.parametrize("copy_batches", [False, True])
+def test_fits_batch_loop_keeps_no_batch_sized_copy(monkeypatch, copy_batches):
+    config = MLPConfig(
+        (N_FEATURES, *HIDDEN, N_CLASSES),
+        activation="relu",
+        output_activation="identity",
+        dtype="float32",
+    )
+    x, y = _data(1024)
+    extra = _extra_at_each_step(monkeypatch, config, x, y, copy_batches)
+    # What the loop may hold: the epoch's permutation (K x n int64) and small
+    # per-batch results; a copy of a batch of inputs is K x B x n_features floats.
+    permutation = N_MEMBERS * len(x) * 8
+    batch_copy = N_MEMBERS * BATCH * N_FEATURES * 4
+    if copy_batches:  # the guard's own check: a copy in the loop is seen
+        assert extra >= permutation + batch_copy
+    else:
+        assert extra < permutation + batch_copy // 2, (
+            f"fit's batch loop holds {extra} bytes when a step starts; "
+            f"only the permutation ({permutation} B) is expected"
+        )
