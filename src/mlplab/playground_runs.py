@@ -316,7 +316,8 @@ def run_seeds(
 def heatmap_axes(s: Settings) -> tuple[list[float], list[float]]:
     """Five learning rates (x1/4 to x4) and five momenta around the current setting."""
     rates = [min(s.lr * f, LIMITS["learning_rate"]) for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
-    momenta = sorted({0.0, 0.5, 0.9, 0.99, s.momentum})
+    # six candidates, so that five remain when the current one is among them
+    momenta = sorted({0.0, 0.5, 0.8, 0.9, 0.95, 0.99, s.momentum})
     while len(momenta) > 5:
         momenta.remove(
             min(

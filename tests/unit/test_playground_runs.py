@@ -193,7 +193,8 @@ def test_seed_budget_is_enforced():
 def test_heatmap_axes_surround_the_current_setting():
     rates, momenta = heatmap_axes(Settings(lr=0.5, momentum=0.5))
     assert rates == [0.125, 0.25, 0.5, 1.0, 2.0]
-    assert momenta == [0.0, 0.5, 0.9, 0.99]
-    rates, momenta = heatmap_axes(Settings(lr=0.1, momentum=0.95))
-    assert 0.95 in momenta
-    assert len(momenta) <= 5
+    assert momenta == [0.0, 0.5, 0.9, 0.95, 0.99]
+    for momentum in (0.0, 0.3, 0.9, 0.95, 0.99):
+        _, momenta = heatmap_axes(Settings(lr=0.1, momentum=momentum))
+        assert momentum in momenta
+        assert len(momenta) == 5  # always a 5 x 5 grid, as the README says
