@@ -307,3 +307,66 @@ def test_cosine_warmup_rates_equal_torch_sequential_lr():
         scheduler.step()
     assert math.isclose(theirs[5], 1.0)
     np.testing.assert_allclose([ours(t) for t in range(31)], theirs, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("patience", "cooldown", "min_delta", "min_lr"),
+    [(1, 0, 0.0, 0.0), (3, 0, 1e-3, 0.0), (2, 2, 0.0, 1e-3), (5, 1, 1e-2, 0.01)],
+)
+def test_reduce_on_plateau_agrees_with_torch(patience, cooldown, min_delta, min_lr):
+    """The same validation losses lower the rate at the same epochs as torch's.
+
+    Our rule is Keras's (reduce after ``patience`` stale epochs); PyTorch's
+    reduces after ``patience + 1``, so torch runs with ``patience - 1``.
+    Improvement is absolute (``threshold_mode="abs"``) in both; torch's
+    ``eps`` (skip a reduction smaller than 1e-8) is its own extra rule, off here.
+    """
+    from mlplab.callbacks import ReduceLROnPlateau
+    from mlplab.training import EpochView, History
+
+    rng = np.random.default_rng(patience * 10 + cooldown)
+    # a noisy decrease with long flat stretches, so that reductions happen
+    steps = rng.choice([0.0, 0.0, 0.0, -0.02, 0.005], size=200) * rng.random(200)
+    losses = 1.0 + np.cumsum(steps)
+    ours = ReduceLROnPlateau(
+        monitor="val_loss",
+        factor=0.5,
+        patience=patience,
+        min_delta=min_delta,
+        cooldown=cooldown,
+        min_learning_rate=min_lr,
+    )
+    param = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    opt = torch.optim.SGD([param], lr=0.1)
+    theirs = lr_scheduler.ReduceLROnPlateau(
+        opt,
+        mode="min",
+        factor=0.5,
+        patience=patience - 1,
+        threshold=min_delta,
+        threshold_mode="abs",
+        cooldown=cooldown,
+        min_lr=min_lr,
+        eps=0.0,
+    )
+    history = History({"val_loss": losses[:, None]})
+    rate, ours_rates, torch_rates = 0.1, [], []
+    for row in range(len(losses)):
+        view = EpochView(
+            row + 1,
+            len(losses),
+            history,
+            np.ones(1, bool),
+            row,
+            None,
+            SGD(learning_rate=rate),
+            row == len(losses) - 1,
+        )
+        decision = ours(view)
+        if decision.learning_rate is not None:
+            rate = decision.learning_rate[0]
+        ours_rates.append(rate)
+        theirs.step(float(losses[row]))
+        torch_rates.append(opt.param_groups[0]["lr"])
+    assert int(ours.n_reductions[0]) >= 3  # the sequence does exercise it
+    np.testing.assert_allclose(ours_rates, torch_rates, rtol=0, atol=1e-15)
