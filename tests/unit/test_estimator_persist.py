@@ -115,3 +115,48 @@ def test_save_needs_a_fitted_estimator(tmp_path):
 
     with pytest.raises(NotFittedError):
         MLPClassifier().save(tmp_path / "x.st")
+
+
+CONTINUE_IN_A_NEW_PROCESS = """
+import sys, warnings
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from mlplab.estimator import MLPClassifier
+warnings.simplefilter("ignore", ConvergenceWarning)
+data = np.load(sys.argv[2])
+est = MLPClassifier.load(sys.argv[1])
+for _ in range(2):
+    est.partial_fit(data["X"], data["y"])
+np.savez(sys.argv[3], *est.coefs_, *est.intercepts_, curve=np.array(est.loss_curve_))
+"""
+
+
+@pytest.mark.slow
+def test_an_estimator_continues_exactly_in_a_new_process(tmp_path, rng):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import SRC
+
+    X, y = _data(rng, "multiclass")
+    params = {"optimizer": "sgd", "momentum": 0.9, "batch_size": 16}
+    est = MLPClassifier((6,), max_iter=4, random_state=3, **params).fit(X, y)
+    est.save(tmp_path / "est.safetensors")
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    for _ in range(2):  # the same continuation, here: shuffling order included
+        est.partial_fit(X, y)
+    proc = subprocess.run(
+        [sys.executable, "-c", CONTINUE_IN_A_NEW_PROCESS]
+        + [str(tmp_path / name) for name in ("est.safetensors", "data.npz", "out.npz")],
+        env=dict(os.environ, PYTHONPATH=str(SRC)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    there = np.load(tmp_path / "out.npz")
+    arrays = [there[f"arr_{i}"] for i in range(2 * len(est.coefs_))]
+    for mine, theirs in zip(est.coefs_ + est.intercepts_, arrays, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert there["curve"].tolist() == est.loss_curve_
