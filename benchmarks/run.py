@@ -10,7 +10,10 @@ each case (median and min-max reported):
   synthetic 60,000 x 784 inputs, for mlplab, PyTorch (``nn.Sequential`` +
   ``optim.SGD`` over pre-shuffled tensors), scikit-learn's
   ``MLPClassifier(solver="sgd")`` and the "limit": the same epoch's forward
-  and backward matrix products alone, on the same shapes and batches;
+  and backward matrix products alone, on the same shapes and batches; and
+  the "floor": the limit plus the per-batch work that a NumPy step rounding
+  like mlplab's cannot skip (the gather, the four-pass momentum update, the
+  divergence check), the least time mlplab could take;
 - variants: float32 and float64, full batch, batch 32, a deeper network;
 - the peak resident memory of an mlplab fit in a fresh process, minus its
   resident memory just before ``fit``, against the data size;
@@ -53,7 +56,10 @@ LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 N_FEATURES = 784
 N_CLASSES = 10
-CONTESTANTS = ("mlplab", "torch", "sklearn", "limit")
+# The floor's gradients are fixed buffers, not a loss's: a tiny rate keeps its
+# weights finite over every repeat (a pass costs the same whatever the values).
+FLOOR_RATE = 1e-7
+CONTESTANTS = ("mlplab", "torch", "sklearn", "limit", "floor")
 
 Epoch = Callable[[], object]
 
@@ -246,39 +252,121 @@ def prepare_limit(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
     into preallocated outputs, over the same pre-shuffled contiguous batches.
     """
     rng = np.random.default_rng(0)
-    sizes = case.layer_sizes
     n = len(x)
     batch = case.batch_size or n
     xs = x[rng.permutation(n)]
-    ws = [
-        rng.standard_normal(s).astype(case.dtype) * 0.01
-        for s in itertools.pairwise(sizes)
-    ]
+    ws = _small_weights(case, rng)
     grad_ws = [np.empty_like(w) for w in ws]
-
-    def buffers(rows: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        acts = [np.full((rows, s), 0.5, case.dtype) for s in sizes[1:]]
-        grads = [np.full((rows, s), 0.5, case.dtype) for s in sizes[1:]]
-        return acts, grads
-
-    full = buffers(batch)
-    tail_rows = n % batch
-    tail = buffers(tail_rows) if tail_rows else full
+    full, tail = _batch_buffers(case, n)
 
     def epoch() -> object:
         for start in range(0, n, batch):
             xb = xs[start : start + batch]
-            acts, grads = full if len(xb) == batch else tail
-            inputs = [xb, *acts[:-1]]
-            for a_in, w, z in zip(inputs, ws, acts, strict=True):
-                np.matmul(a_in, w, out=z)
-            for i in reversed(range(len(ws))):
-                np.matmul(inputs[i].T, grads[i], out=grad_ws[i])
-                if i > 0:
-                    np.matmul(grads[i], ws[i].T, out=grads[i - 1])
+            _products(xb, ws, grad_ws, *(full if len(xb) == batch else tail))
         return grad_ws
 
     return epoch
+
+
+def prepare_floor(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
+    """The limit plus what a NumPy step that rounds like mlplab's cannot skip.
+
+    On top of the limit's products, per batch: the batch's rows gathered from
+    one epoch permutation into buffers (``take``, as ``fit`` does), the
+    momentum update in the four separately rounded passes that give the
+    reference's bits (``v' = mu v; v' += g; g *= lr; w' = w - g``) over every
+    parameter (biases included, in one flat array, into spare arrays), and the
+    divergence check (a product of the new parameters with ones). No bias,
+    activation, loss, metric or Python bookkeeping: a lower bound for mlplab.
+    """
+    rng = np.random.default_rng(0)
+    sizes = case.layer_sizes
+    n = len(x)
+    batch = case.batch_size or n
+    y = one_hot(labels, case.dtype)
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    flat = [np.zeros(n_params, case.dtype) for _ in range(2)]  # current, spare
+    flat[0][:] = rng.standard_normal(n_params).astype(case.dtype) * 0.01
+    velocity = [np.zeros(n_params, case.dtype) for _ in range(2)]
+    grad_flat = np.zeros(n_params, case.dtype)
+    views = [_weight_views(f, sizes) for f in flat]
+    grad_ws = _weight_views(grad_flat, sizes)
+    ones, total = np.ones(n_params, case.dtype), np.empty((), case.dtype)
+    full, tail = _batch_buffers(case, n)
+    row_counts = {batch, n % batch or batch}  # a full batch and the last one
+    rows_x = {k: np.empty((k, sizes[0]), case.dtype) for k in row_counts}
+    rows_y = {k: np.empty((k, N_CLASSES), case.dtype) for k in row_counts}
+
+    def epoch() -> object:
+        order = rng.permutation(n)
+        for start in range(0, n, batch):
+            rows = order[start : start + batch]
+            xb = x.take(rows, axis=0, out=rows_x[len(rows)], mode="clip")
+            y.take(rows, axis=0, out=rows_y[len(rows)], mode="clip")
+            _products(xb, views[0], grad_ws, *(full if len(rows) == batch else tail))
+            np.multiply(velocity[0], MOMENTUM, out=velocity[1])
+            velocity[1] += grad_flat
+            np.multiply(velocity[1], FLOOR_RATE, out=grad_flat)
+            np.subtract(flat[0], grad_flat, out=flat[1])
+            np.isfinite(np.matmul(flat[1], ones, out=total))
+            for pair in (flat, views, velocity):
+                pair.reverse()
+        return flat[0]
+
+    return epoch
+
+
+def _small_weights(case: Case, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random weights ``(n_in, n_out)`` per layer, small enough to stay finite."""
+    return [
+        rng.standard_normal(s).astype(case.dtype) * 0.01
+        for s in itertools.pairwise(case.layer_sizes)
+    ]
+
+
+def _weight_views(flat: np.ndarray, sizes: tuple[int, ...]) -> list[np.ndarray]:
+    """Views ``(n_in, n_out)`` of each layer's weights in a flat parameter array.
+
+    Each layer takes ``(n_in + 1) n_out`` entries: weights, then a bias slot.
+    """
+    views, start = [], 0
+    for a, b in itertools.pairwise(sizes):
+        views.append(flat[start : start + a * b].reshape(a, b))
+        start += (a + 1) * b
+    return views
+
+
+Buffers = tuple[list[np.ndarray], list[np.ndarray]]
+
+
+def _batch_buffers(case: Case, n: int) -> tuple[Buffers, Buffers]:
+    """Activation and gradient buffers for a full batch and for the last one."""
+    batch = case.batch_size or n
+
+    def buffers(rows: int) -> Buffers:
+        acts = [np.full((rows, s), 0.5, case.dtype) for s in case.layer_sizes[1:]]
+        grads = [np.full((rows, s), 0.5, case.dtype) for s in case.layer_sizes[1:]]
+        return acts, grads
+
+    full = buffers(batch)
+    return full, (buffers(n % batch) if n % batch else full)
+
+
+def _products(
+    xb: np.ndarray,
+    ws: list[np.ndarray],
+    grad_ws: list[np.ndarray],
+    acts: list[np.ndarray],
+    grads: list[np.ndarray],
+) -> None:
+    """One batch's forward and backward matrix products into the buffers."""
+    inputs = [xb, *acts[:-1]]
+    for a_in, w, z in zip(inputs, ws, acts, strict=True):
+        np.matmul(a_in, w, out=z)
+    for i in reversed(range(len(ws))):
+        np.matmul(inputs[i].T, grads[i], out=grad_ws[i])
+        if i > 0:
+            np.matmul(grads[i], ws[i].T, out=grads[i - 1])
 
 
 PREPARE = {
@@ -286,6 +374,7 @@ PREPARE = {
     "torch": prepare_torch,
     "sklearn": prepare_sklearn,
     "limit": prepare_limit,
+    "floor": prepare_floor,
 }
 
 
@@ -360,6 +449,10 @@ def run_case(
         for name in names
         if name != "mlplab" and base is not None
     }
+    if "floor" in results and "limit" in results:  # the least any NumPy step takes
+        row["ratios"]["floor/limit"] = (
+            results["floor"]["median"] / results["limit"]["median"]
+        )
     return row
 
 
@@ -639,9 +732,14 @@ def markdown(doc: dict[str, Any]) -> str:
         "",
         "## One epoch (seconds: median [min-max]) and mlplab's ratios",
         "",
-        "| case | mlplab | PyTorch | scikit-learn | limit (matmuls) "
-        "| mlplab/PyTorch | mlplab/sklearn | mlplab/limit |",
-        "|---|---|---|---|---|---|---|---|",
+        "The limit is the epoch's matrix products alone; the floor adds what a "
+        "NumPy step with mlplab's rounding cannot skip (gathering each batch, "
+        "the four-pass momentum update, the divergence check), so floor/limit "
+        "is the least mlplab/limit that NumPy allows.",
+        "",
+        "| case | mlplab | PyTorch | scikit-learn | limit (matmuls) | floor "
+        "| mlplab/PyTorch | mlplab/sklearn | mlplab/limit | floor/limit |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in doc["epochs"]:
         cells = []
@@ -651,7 +749,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 f"{r['median']:.3f} [{r['min']:.3f}-{r['max']:.3f}]" if r else "-"
             )
         ratios = [
-            row["ratios"].get(f"mlplab/{n}") for n in ("torch", "sklearn", "limit")
+            row["ratios"].get(key)
+            for key in ("mlplab/torch", "mlplab/sklearn", "mlplab/limit", "floor/limit")
         ]
         cells += [f"{v:.2f}" if v is not None else "-" for v in ratios]
         lines.append(f"| {row['case']['name']} | " + " | ".join(cells) + " |")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ._types import Array, BoolArray
 from ._validation import lookup
@@ -627,7 +628,8 @@ def _minibatch_epoch(
         else None
     )
     total = np.zeros(len(state.active), x.dtype)
-    correct = np.zeros(len(state.active), x.dtype) if ws.loss_fn.from_logits else None
+    # Classification: count the hits (integers), divide once at the end.
+    hits = np.zeros(len(state.active), np.int64) if ws.loss_fn.from_logits else None
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         buf = ws.buffers(stop - start, x, y, gathered=order is not None)
@@ -646,11 +648,11 @@ def _minibatch_epoch(
             if wb is not None:
                 share = np.sum(wb, axis=-1) / np.sum(sample_weight)  # type: ignore[arg-type]
             total += share * batch_loss
-        if correct is not None:
-            correct += ((stop - start) / n_samples) * accuracy(out, yb, loss_name)
+        if hits is not None:
+            hits += hit_count(out, yb, loss_name)
     history.metrics["loss"][row] = total
-    if correct is not None:
-        history.metrics["accuracy"][row] = correct
+    if hits is not None:
+        history.metrics["accuracy"][row] = hits / (n_samples * _decisions(y, loss_name))
     return state
 
 
@@ -710,13 +712,24 @@ def accuracy(out: Array, y: Array, loss: str) -> Array:
     >>> accuracy(logits, np.array([[1.0, 0.0], [1.0, 0.0]]), "cross_entropy")
     array([0.5])
     """
+    hits = hit_count(out, y, loss)
+    return np.asarray(hits / (out.shape[-2] * _decisions(y, loss)), np.float64)
+
+
+def hit_count(out: Array, y: Array, loss: str) -> NDArray[np.intp]:
+    """Return each member's number of correct decisions ``(K,)`` (see ``accuracy``)."""
     if loss == "cross_entropy":
         hits = np.argmax(out, axis=-1) == np.argmax(y, axis=-1)
-        return np.asarray(np.mean(hits, axis=-1), np.float64)
+        return np.asarray(np.count_nonzero(hits, axis=-1), np.intp)
     if loss == "binary_cross_entropy":
         hits = (out > 0) == (y > 0.5)
-        return np.asarray(np.mean(hits, axis=(-2, -1)), np.float64)
+        return np.asarray(np.count_nonzero(hits, axis=(-2, -1)), np.intp)
     raise ValueError(
         f"accuracy needs a classification loss (cross_entropy or "
         f"binary_cross_entropy); got {loss!r}"
     )
+
+
+def _decisions(y: Array, loss: str) -> int:
+    """Decisions per row: one for ``cross_entropy``, one per output for binary."""
+    return 1 if loss == "cross_entropy" else y.shape[-1]

@@ -170,3 +170,36 @@ def test_float32_training_stays_float32(loss, batch_size, xor):
     assert {a.dtype for a in param_arrays(result.params)} == {np.dtype(np.float32)}
     assert {v.dtype for v in result.state.opt_state.velocity} == {np.dtype(np.float32)}
     assert result.history.loss.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("loss", "n_outputs"), [("cross_entropy", 3), ("binary_cross_entropy", 2)]
+)
+def test_minibatch_accuracy_is_the_exact_fraction_of_hits(loss, n_outputs, rng):
+    # 101 rows in batches of 7 (the last one short), rate 0: the weights stay,
+    # so the epoch's accuracy is that of the initial weights on all the rows,
+    # counted exactly (not a sum of per-batch fractions that rounds).
+    from mlplab import init_params, predict_raw
+    from mlplab.training import accuracy
+
+    x = rng.normal(size=(101, 4))
+    if loss == "cross_entropy":
+        y = np.eye(n_outputs)[rng.integers(0, n_outputs, 101)]
+    else:
+        y = rng.integers(0, 2, (101, n_outputs)).astype(float)
+    config = MLPConfig((4, 5, n_outputs), "tanh", "identity")
+    seeds = [0, 1, 2]
+    result = fit(
+        config,
+        x,
+        y,
+        loss=loss,
+        optimizer=SGD(learning_rate=0.0),
+        n_epochs=1,
+        batch_size=7,
+        seeds=seeds,
+    )
+    out = predict_raw(init_params(config, seeds), config, x)
+    np.testing.assert_array_equal(
+        result.history.metrics["accuracy"][0], accuracy(out, y, loss)
+    )
