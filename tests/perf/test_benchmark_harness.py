@@ -42,6 +42,7 @@ def test_suite_runs_on_tiny_sizes_and_writes_both_reports(bench, tmp_path):
         bench.Settings(),
         n_samples=300,
         repeats=1,
+        pause=0.0,
         memory_samples=(300,),
         startup_repeats=1,
         out_json=tmp_path / "r.json",
@@ -81,3 +82,28 @@ def test_limit_produces_every_weight_gradient(bench):
     grads = bench.prepare_limit(case, x, labels)()
     assert [g.shape for g in grads] == [(784, 8), (8, 4), (4, 10)]
     assert all(np.isfinite(g).all() and np.abs(g).sum() > 0 for g in grads)
+
+
+def test_floor_updates_the_weights_and_stays_finite_over_many_epochs(bench):
+    case = bench.Case("tiny", (8, 4), 16, "float32")
+    x, labels = bench.make_data(40, "float32")
+    epoch = bench.prepare_floor(case, x, labels)
+    first = epoch().copy()
+    with np.errstate(all="raise"):  # its fixed gradients must not overflow
+        for _ in range(50):
+            last = epoch()
+    n_params = (784 + 1) * 8 + (8 + 1) * 4 + (4 + 1) * 10
+    assert last.shape == (n_params,)
+    assert np.isfinite(last).all()
+    # The output layer's gradient is a fixed 0.5 batch: each of its weights moves.
+    before, after = (
+        bench._weight_views(a, case.layer_sizes)[-1] for a in (first, last)
+    )
+    assert (before != after).all()
+
+
+def test_each_timed_run_starts_after_the_pause(bench, monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench.time, "sleep", calls.append)
+    bench.time_alternating({"a": lambda: None, "b": lambda: None}, 3, pause=0.25)
+    assert calls == [0.25] * 6
