@@ -107,3 +107,17 @@ def test_each_timed_run_starts_after_the_pause(bench, monkeypatch):
     monkeypatch.setattr(bench.time, "sleep", calls.append)
     bench.time_alternating({"a": lambda: None, "b": lambda: None}, 3, pause=0.25)
     assert calls == [0.25] * 6
+
+
+def test_breakdown_times_every_phase_on_tiny_data(capsys):
+    spec = importlib.util.spec_from_file_location(
+        "mlplab_benchmarks_breakdown", RUN_PY.with_name("breakdown.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--samples", "512", "--epochs", "1", "--hidden", "8,4"]) == 0
+    out = capsys.readouterr().out
+    assert "784-8-4-10 batch 128 float32, 6366 parameters" in out
+    for phase in module.PHASES:
+        assert f"  {phase} " in out
+    assert "x the products" in out
