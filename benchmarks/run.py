@@ -276,9 +276,10 @@ def prepare_floor(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
     """The limit plus what a NumPy step that rounds like mlplab's cannot skip.
 
     On top of the limit's products, per batch: the batch's rows gathered from
-    one epoch permutation into buffers (``take``, as ``fit`` does), the
-    momentum update in the four separately rounded passes that give the
-    reference's bits (``v' = mu v; v' += g; g *= lr; w' = w - g``) over every
+    one epoch permutation into buffers (``take``, as ``fit`` does; not for a
+    full batch, which ``fit`` takes as it is), the momentum update in the four
+    separately rounded passes that give the reference's bits
+    (``v' = mu v; v' += g; g = lr v'; w' = w - g``) over every
     parameter (biases included, in one flat array, into spare arrays), and the
     divergence check (a product of the new parameters with ones). No bias,
     activation, loss, metric or Python bookkeeping: a lower bound for mlplab.
@@ -297,17 +298,22 @@ def prepare_floor(case: Case, x: np.ndarray, labels: np.ndarray) -> Epoch:
     grad_ws = _weight_views(grad_flat, sizes)
     ones, total = np.ones(n_params, case.dtype), np.empty((), case.dtype)
     full, tail = _batch_buffers(case, n)
-    row_counts = {batch, n % batch or batch}  # a full batch and the last one
+    # Gather buffers for a full batch and the last one (none for full-batch runs).
+    row_counts = {batch, n % batch or batch} if batch < n else set()
     rows_x = {k: np.empty((k, sizes[0]), case.dtype) for k in row_counts}
     rows_y = {k: np.empty((k, N_CLASSES), case.dtype) for k in row_counts}
 
     def epoch() -> object:
-        order = rng.permutation(n)
+        order = rng.permutation(n) if batch < n else None
         for start in range(0, n, batch):
-            rows = order[start : start + batch]
-            xb = x.take(rows, axis=0, out=rows_x[len(rows)], mode="clip")
-            y.take(rows, axis=0, out=rows_y[len(rows)], mode="clip")
-            _products(xb, views[0], grad_ws, *(full if len(rows) == batch else tail))
+            if order is None:  # full batch: no shuffle, no gather
+                xb = x
+            else:
+                rows = order[start : start + batch]
+                xb = x.take(rows, axis=0, out=rows_x[len(rows)], mode="clip")
+                y.take(rows, axis=0, out=rows_y[len(rows)], mode="clip")
+            n_rows = len(xb)
+            _products(xb, views[0], grad_ws, *(full if n_rows == batch else tail))
             np.multiply(velocity[0], MOMENTUM, out=velocity[1])
             velocity[1] += grad_flat
             np.multiply(velocity[1], FLOOR_RATE, out=grad_flat)

@@ -62,7 +62,8 @@ class History:
     epoch at which member k's loss or weights turned non-finite, or -1.
 
     With a classification loss, ``metrics["accuracy"]`` is the training
-    accuracy, combined like the loss. With ``validation_data``,
+    accuracy: the exact fraction of correct decisions over the epoch's
+    batches (unweighted, whatever the sample weights). With ``validation_data``,
     ``metrics["val_loss"]`` (and ``"val_accuracy"``) are measured on the
     weights after each epoch. ``metrics["learning_rate"]`` is the rate of each
     member's last step in the epoch, recorded when the rate is a schedule or a
@@ -629,7 +630,7 @@ def _minibatch_epoch(
     )
     total = np.zeros(len(state.active), x.dtype)
     # Classification: count the hits (integers), divide once at the end.
-    hits = np.zeros(len(state.active), np.int64) if ws.loss_fn.from_logits else None
+    hits = np.zeros(len(state.active), np.intp) if ws.loss_fn.from_logits else None
     for start in range(0, n_samples, batch_size):
         stop = min(start + batch_size, n_samples)
         buf = ws.buffers(stop - start, x, y, gathered=order is not None)

@@ -102,6 +102,31 @@ def test_floor_updates_the_weights_and_stays_finite_over_many_epochs(bench):
     assert (before != after).all()
 
 
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_floor_gathers_batches_only_when_fit_does(bench, monkeypatch, batch_size):
+    # fit takes a full batch as it is (no shuffle, no copy); a lower bound
+    # must not pay for a gather there, and must pay for it per mini-batch.
+    inputs, copies = [], []  # the batches (reused buffers) and their rows then
+
+    def products(xb, *rest):
+        inputs.append(xb)
+        copies.append(xb.copy())
+        return real_products(xb, *rest)
+
+    real_products = bench._products
+    monkeypatch.setattr(bench, "_products", products)
+    case = bench.Case("tiny", (8, 4), batch_size, "float32")
+    x, labels = bench.make_data(40, "float32")
+    bench.prepare_floor(case, x, labels)()
+    if batch_size is None:
+        assert len(inputs) == 1
+        assert inputs[0] is x
+    else:
+        assert [len(b) for b in inputs] == [16, 16, 8]
+        assert not any(np.shares_memory(b, x) for b in inputs)
+        assert sorted(map(tuple, np.concatenate(copies))) == sorted(map(tuple, x))
+
+
 def test_each_timed_run_starts_after_the_pause(bench, monkeypatch):
     calls = []
     monkeypatch.setattr(bench.time, "sleep", calls.append)
@@ -109,12 +134,55 @@ def test_each_timed_run_starts_after_the_pause(bench, monkeypatch):
     assert calls == [0.25] * 6
 
 
-def test_breakdown_times_every_phase_on_tiny_data(capsys):
+@pytest.fixture(scope="module")
+def breakdown():
     spec = importlib.util.spec_from_file_location(
         "mlplab_benchmarks_breakdown", RUN_PY.with_name("breakdown.py")
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_breakdown_step_is_the_workspace_step(breakdown):
+    # breakdown.py runs Workspace.step's phases by hand: the same weights,
+    # velocities and step count after a few steps, bit for bit.
+    from mlplab.losses import LOSSES
+    from mlplab.network import MLPConfig, init_params, param_arrays
+    from mlplab.optimizers import SGD
+    from mlplab.workspace import Workspace
+
+    config = MLPConfig((784, 8, 4, 10), "relu", "identity", dtype="float32")
+    x, labels = make_data_float32(64)
+    y = np.eye(10, dtype="float32")[labels]
+    params, optimizer = init_params(config, [0]), SGD(0.01, 0.9)
+    by_hand, reference = (Workspace(config, LOSSES["cross_entropy"], 1) for _ in "ab")
+    for ws in (by_hand, reference):
+        ws.load(params, optimizer.init(param_arrays(params)), optimizer)
+    initial = by_hand.flat[0].copy()
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        rows = rng.permutation(64)[None, :16]
+        times = breakdown.timed_step(
+            by_hand, x, y, rows, by_hand.buffers(16, x, y, True)
+        )
+        buf = reference.buffers(16, x, y, True)
+        xb, yb = reference.gather(x, rows, buf.x), reference.gather(y, rows, buf.y)
+        reference.step(xb, yb, buf, np.ones(1, bool))
+        assert len(times) == len(breakdown.PHASES) + 1
+    assert by_hand.step_count == reference.step_count == 3
+    np.testing.assert_array_equal(by_hand.flat[0], reference.flat[0])
+    np.testing.assert_array_equal(by_hand.velocity[0], reference.velocity[0])
+    assert not np.array_equal(by_hand.flat[0], initial)  # the weights moved
+
+
+def make_data_float32(n):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((n, 784)).astype("float32"), rng.integers(0, 10, n)
+
+
+def test_breakdown_times_every_phase_on_tiny_data(breakdown, capsys):
+    module = breakdown
     assert module.main(["--samples", "512", "--epochs", "1", "--hidden", "8,4"]) == 0
     out = capsys.readouterr().out
     assert "784-8-4-10 batch 128 float32, 6366 parameters" in out
