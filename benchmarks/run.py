@@ -456,17 +456,32 @@ def run_case(
         "results": results,
         "load_1min": [load_before, os.getloadavg()[0]],
     }
-    base = results["mlplab"]["median"] if "mlplab" in results else None
-    row["ratios"] = {
-        f"mlplab/{name}": base / results[name]["median"]
-        for name in names
-        if name != "mlplab" and base is not None
-    }
-    if "floor" in results and "limit" in results:  # the least any NumPy step takes
-        row["ratios"]["floor/limit"] = (
-            results["floor"]["median"] / results["limit"]["median"]
-        )
+    row["ratios"] = ratios(results, paired=False)
+    row["paired_ratios"] = ratios(results, paired=True)
     return row
+
+
+def ratios(results: dict[str, dict[str, Any]], paired: bool) -> dict[str, float]:
+    """mlplab's time over each other contestant's, and the floor's over the limit's.
+
+    Either the ratio of the medians or (``paired``) the median over rounds of
+    each round's ratio: a round runs the contestants back to back, so both
+    sides of its ratio saw the same state of a shared machine, whose other
+    tenants come and go (on ours, epochs of every NumPy contestant slowed by
+    up to 2.7 times for stretches of a few rounds).
+    """
+
+    def ratio(a: str, b: str) -> float:
+        if not paired:
+            return float(results[a]["median"] / results[b]["median"])
+        rounds = zip(results[a]["times"], results[b]["times"], strict=True)
+        return statistics.median(ta / tb for ta, tb in rounds)
+
+    others = [name for name in results if name != "mlplab"]
+    pairs = [("mlplab", name) for name in others] if "mlplab" in results else []
+    if "floor" in results and "limit" in results:  # the least any NumPy step takes
+        pairs.append(("floor", "limit"))
+    return {f"{a}/{b}": ratio(a, b) for a, b in pairs}
 
 
 # ------------------------------------------------------------------- memory
@@ -713,8 +728,11 @@ def format_case(row: dict[str, Any]) -> str:
         f"{name} {r['median']:.3f}s [{r['min']:.3f}-{r['max']:.3f}]"
         for name, r in row["results"].items()
     ]
-    ratios = ", ".join(f"{k} {v:.2f}" for k, v in row["ratios"].items())
-    return f"{row['case']['name']}: " + "; ".join(parts) + f" | {ratios}"
+    paired = row["paired_ratios"]
+    shown = ", ".join(
+        f"{k} {paired[k]:.2f} ({v:.2f})" for k, v in row["ratios"].items()
+    )
+    return f"{row['case']['name']}: " + "; ".join(parts) + f" | {shown}"
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -750,7 +768,9 @@ def markdown(doc: dict[str, Any]) -> str:
         "The limit is the epoch's matrix products alone; the floor adds what a "
         "NumPy step with mlplab's rounding cannot skip (gathering each batch, "
         "the four-pass momentum update, the divergence check), so floor/limit "
-        "is the least mlplab/limit that NumPy allows.",
+        "is the least mlplab/limit that NumPy allows. Each ratio is the median "
+        "over rounds of the round's ratio (a round runs every contestant once, "
+        "back to back), and in brackets the ratio of the medians.",
         "",
         "| case | mlplab | PyTorch | scikit-learn | limit (matmuls) | floor "
         "| mlplab/PyTorch | mlplab/sklearn | mlplab/limit | floor/limit |",
@@ -763,11 +783,9 @@ def markdown(doc: dict[str, Any]) -> str:
             cells.append(
                 f"{r['median']:.3f} [{r['min']:.3f}-{r['max']:.3f}]" if r else "-"
             )
-        ratios = [
-            row["ratios"].get(key)
-            for key in ("mlplab/torch", "mlplab/sklearn", "mlplab/limit", "floor/limit")
-        ]
-        cells += [f"{v:.2f}" if v is not None else "-" for v in ratios]
+        for key in ("mlplab/torch", "mlplab/sklearn", "mlplab/limit", "floor/limit"):
+            of_medians, paired = row["ratios"].get(key), row["paired_ratios"].get(key)
+            cells.append("-" if paired is None else f"{paired:.2f} ({of_medians:.2f})")
         lines.append(f"| {row['case']['name']} | " + " | ".join(cells) + " |")
     if doc["memory"]:
         lines += [

@@ -56,7 +56,7 @@ def test_suite_runs_on_tiny_sizes_and_writes_both_reports(bench, tmp_path):
     ]
     for row in doc["epochs"]:
         assert set(row["results"]) == set(bench.CONTESTANTS)
-        assert set(row["ratios"]) == {
+        assert set(row["ratios"]) == set(row["paired_ratios"]) == {
             "mlplab/torch",
             "mlplab/sklearn",
             "mlplab/limit",
@@ -125,6 +125,24 @@ def test_floor_gathers_batches_only_when_fit_does(bench, monkeypatch, batch_size
         assert [len(b) for b in inputs] == [16, 16, 8]
         assert not any(np.shares_memory(b, x) for b in inputs)
         assert sorted(map(tuple, np.concatenate(copies))) == sorted(map(tuple, x))
+
+
+def test_paired_ratios_compare_contestants_round_by_round(bench):
+    # Round 3 ran while the machine was slow for "limit" only: pairing by
+    # round keeps that round from moving the typical ratio.
+    results = {
+        name: bench.summarize(times)
+        for name, times in {
+            "mlplab": [1.0, 4.0, 9.0],
+            "limit": [2.0, 8.0, 3.0],
+            "floor": [1.0, 4.0, 1.5],
+        }.items()
+    }
+    paired = bench.ratios(results, paired=True)
+    assert paired == {"mlplab/limit": 0.5, "mlplab/floor": 1.0, "floor/limit": 0.5}
+    of_medians = bench.ratios(results, paired=False)
+    assert of_medians["mlplab/limit"] == pytest.approx(4.0 / 3.0)
+    assert bench.ratios({"limit": results["limit"]}, paired=True) == {}
 
 
 def test_each_timed_run_starts_after_the_pause(bench, monkeypatch):
