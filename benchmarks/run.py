@@ -676,10 +676,12 @@ def run_suite(
             import torch
 
             torch.set_num_threads(settings.threads)
+            info["torch_threads"] = torch.get_num_threads()
         except ImportError:
             pass
         info["threads_cap"] = settings.threads
-        log(f"threads capped at {settings.threads}: {json.dumps(threadpool_info())}")
+        info["threadpools"] = threadpool_info()  # what runs, not what was installed
+        log(f"threads capped at {settings.threads}: {json.dumps(info['threadpools'])}")
     dtypes = sorted({case.dtype for case in settings.cases})
     data = {}
     for dtype in dtypes:
@@ -742,6 +744,7 @@ def markdown(doc: dict[str, Any]) -> str:
         f"{p['internal_api']} {p['version']} ({p.get('architecture')}, "
         f"{p['num_threads']} threads)"
         for p in m["threadpools"]
+        if p["user_api"] == "blas"  # (OpenMP pools are in the JSON)
     )
     lines = [
         "# mlplab benchmarks",
@@ -834,6 +837,25 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse values that would fail or mean nothing only after the run (exit 2)."""
+    for name in ("repeats", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name} expects a whole number >= 1; got {value}")
+    largest_batch = max(c.batch_size or 1 for c in CASES)
+    if args.samples is not None and args.samples < largest_batch:
+        parser.error(
+            f"--samples expects at least {largest_batch} (the largest batch); "
+            f"got {args.samples}"
+        )
+    if args.cases is not None and not any(args.cases in c.name for c in CASES):
+        names = "; ".join(c.name for c in CASES)
+        parser.error(f"--cases {args.cases!r} matches no case; the cases: {names}")
+    if args.out is not None and not args.out.parent.is_dir():
+        parser.error(f"--out expects a prefix in an existing folder; got {args.out}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small data, 3 repeats")
@@ -850,16 +872,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         n, batch, dtype = args.memory_child
         print(json.dumps(memory_child(int(n), int(batch) or None, dtype)))
         return 0
+    _check_args(parser, args)  # before any work: a bad value fails in a second
     settings = QUICK if args.quick else Settings()
-    if args.repeats:
+    if args.repeats is not None:
         settings = replace(settings, repeats=args.repeats)
-    if args.samples:
+    if args.samples is not None:
         settings = replace(settings, n_samples=args.samples)
-    if args.cases:
+    if args.cases is not None:
         settings = replace(
             settings, cases=tuple(c for c in settings.cases if args.cases in c.name)
         )
-    if args.threads:
+    if args.threads is not None:
         settings = replace(settings, threads=args.threads)
     if args.no_memory:
         settings = replace(settings, memory_samples=())

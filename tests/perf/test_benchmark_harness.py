@@ -209,3 +209,54 @@ def test_breakdown_times_every_phase_on_tiny_data(breakdown, capsys):
     for phase in module.PHASES:
         assert f"  {phase} " in out
     assert "x the products" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--repeats", "0"], "--repeats expects a whole number >= 1; got 0"),
+        (["--threads", "-1"], "--threads expects a whole number >= 1; got -1"),
+        (["--samples", "100"], "--samples expects at least 128"),
+        (["--cases", "b64"], "--cases 'b64' matches no case"),
+        (["--out", "/no/such/folder/results"], "--out expects a prefix in an existing"),
+    ],
+)
+def test_bad_arguments_fail_before_any_work(bench, monkeypatch, capsys, argv, message):
+    monkeypatch.setattr(bench, "run_suite", lambda settings: pytest.fail("ran"))
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_thread_cap_is_what_the_results_name(bench):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    before = {p["filepath"]: p["num_threads"] for p in threadpool_info()}
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    torch_threads = torch.get_num_threads() if torch else None
+    settings = replace(
+        bench.Settings(),
+        n_samples=200,
+        repeats=1,
+        pause=0.0,
+        memory_samples=(),
+        startup_repeats=0,
+        threads=1,
+        cases=(replace(bench.CASES[0], contestants=("mlplab", "limit")),),
+    )
+    try:
+        doc = bench.run_suite(settings, log=lambda _line: None)
+    finally:
+        for pool in threadpool_info():  # undo the cap for the other tests
+            threadpool_limits(before.get(pool["filepath"]), user_api=pool["user_api"])
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+    assert doc["machine"]["threads_cap"] == 1
+    assert {p["num_threads"] for p in doc["machine"]["threadpools"]} == {1}
+    assert "threads capped at 1" in bench.markdown(doc)
