@@ -52,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from mlplab.workspace import Workspace
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hidden", default="256", help="hidden widths, e.g. 512,256")
+    parser.add_argument(
+        "--hidden", default="256", type=_widths, help="hidden widths, e.g. 512,256"
+    )
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     parser.add_argument("--samples", type=int, default=60_000)
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{args.batch}, --samples {args.samples}, --epochs {args.epochs}"
         )
 
-    sizes = (784, *(int(h) for h in args.hidden.split(",")), 10)
+    sizes = (784, *args.hidden, 10)
     config = MLPConfig(sizes, "relu", "identity", init="he_uniform", dtype=args.dtype)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((args.samples, sizes[0])).astype(args.dtype)
@@ -113,6 +115,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{step / products:.2f} x the products"
     )
     return 0
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    """``--hidden``: comma-separated positive whole numbers (argparse's type)."""
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive whole numbers separated by commas, e.g. 512,256; "
+            f"got {text!r}"
+        )
+    return widths
 
 
 def timed_step(

@@ -37,6 +37,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -843,7 +844,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name} expects a whole number >= 1; got {value}")
-    largest_batch = max(c.batch_size or 1 for c in CASES)
+    chosen = [c for c in CASES if args.cases is None or args.cases in c.name]
+    largest_batch = max((c.batch_size or 1 for c in chosen), default=1)
     if args.samples is not None and args.samples < largest_batch:
         parser.error(
             f"--samples expects at least {largest_batch} (the largest batch); "
@@ -852,8 +854,43 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
     if args.cases is not None and not any(args.cases in c.name for c in CASES):
         names = "; ".join(c.name for c in CASES)
         parser.error(f"--cases {args.cases!r} matches no case; the cases: {names}")
-    if args.out is not None and not args.out.parent.is_dir():
-        parser.error(f"--out expects a prefix in an existing folder; got {args.out}")
+    if args.out is not None:
+        _check_out(parser, args.out)
+        args.out = Path(args.out)
+
+
+def _outputs(prefix: Path) -> tuple[Path, Path]:
+    """``prefix.json`` and ``prefix.md``: appended, so ``a.v2`` gives ``a.v2.json``."""
+    return Path(f"{prefix}.json"), Path(f"{prefix}.md")
+
+
+def _writable(folder: Path) -> bool:
+    """Whether a file can be created in ``folder`` (tried, not guessed from modes)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def _check_out(parser: argparse.ArgumentParser, text: str) -> None:
+    """``--out`` must name files that can be written in an existing folder."""
+    prefix, problem = Path(text), None
+    if not text:
+        problem = "is empty"
+    elif not prefix.name or text.endswith(os.sep) or prefix.is_dir():
+        problem = "is a folder"
+    elif not prefix.parent.is_dir():
+        problem = "is in a folder that does not exist"
+    elif not _writable(prefix.parent):
+        problem = "is in a folder that cannot be written"
+    elif any(p.is_dir() for p in _outputs(prefix)):
+        problem = "names a folder as .json or .md"
+    if problem:
+        parser.error(
+            f"--out expects a file prefix in a writable folder (.json and .md are "
+            f"added); got {text!r}, which {problem}"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -865,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="cap BLAS and torch threads")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--no-startup", action="store_true")
-    parser.add_argument("--out", type=Path, help="output prefix (.json and .md added)")
+    parser.add_argument("--out", help="output prefix (.json and .md added)")
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_child:
@@ -889,11 +926,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_startup:
         settings = replace(settings, startup_repeats=0)
     if args.out:
-        settings = replace(
-            settings,
-            out_json=args.out.with_suffix(".json"),
-            out_md=args.out.with_suffix(".md"),
-        )
+        out_json, out_md = _outputs(args.out)
+        settings = replace(settings, out_json=out_json, out_md=out_md)
     doc = run_suite(settings)
     settings.out_json.write_text(json.dumps(doc, indent=1) + "\n")
     settings.out_md.write_text(markdown(doc))

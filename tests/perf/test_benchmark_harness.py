@@ -218,7 +218,11 @@ def test_breakdown_times_every_phase_on_tiny_data(breakdown, capsys):
         (["--threads", "-1"], "--threads expects a whole number >= 1; got -1"),
         (["--samples", "100"], "--samples expects at least 128"),
         (["--cases", "b64"], "--cases 'b64' matches no case"),
-        (["--out", "/no/such/folder/results"], "--out expects a prefix in an existing"),
+        (["--out", "/no/such/folder/results"], "which is in a folder that does not"),
+        (["--out", ""], "got '', which is empty"),
+        (["--out", "/tmp"], "got '/tmp', which is a folder"),
+        (["--out", "/tmp/"], "got '/tmp/', which is a folder"),
+        (["--out", "/proc/results"], "which is in a folder that cannot be written"),
     ],
 )
 def test_bad_arguments_fail_before_any_work(bench, monkeypatch, capsys, argv, message):
@@ -260,3 +264,24 @@ def test_a_thread_cap_is_what_the_results_name(bench):
     assert doc["machine"]["threads_cap"] == 1
     assert {p["num_threads"] for p in doc["machine"]["threadpools"]} == {1}
     assert "threads capped at 1" in bench.markdown(doc)
+
+
+def test_out_names_a_folder_as_json_or_md_and_keeps_dots(bench, tmp_path, capsys):
+    (tmp_path / "taken.json").mkdir()
+    with pytest.raises(SystemExit):
+        bench.main(["--out", str(tmp_path / "taken")])
+    assert "names a folder as .json or .md" in capsys.readouterr().err
+    assert bench._outputs(tmp_path / "res.v2") == (
+        tmp_path / "res.v2.json",
+        tmp_path / "res.v2.md",
+    )
+
+
+@pytest.mark.parametrize("hidden", ["abc", "", "256,", "0", "-5", "2.5"])
+def test_breakdown_refuses_bad_widths_in_one_line(breakdown, capsys, hidden):
+    with pytest.raises(SystemExit) as exit_info:
+        breakdown.main(["--hidden", hidden])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    expected = "expected positive whole numbers separated by commas, e.g. 512,256"
+    assert f"{expected}; got {hidden!r}" in err
