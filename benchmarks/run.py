@@ -845,15 +845,15 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         if value is not None and value < 1:
             parser.error(f"--{name} expects a whole number >= 1; got {value}")
     chosen = [c for c in CASES if args.cases is None or args.cases in c.name]
-    largest_batch = max((c.batch_size or 1 for c in chosen), default=1)
+    if not chosen:
+        names = "; ".join(c.name for c in CASES)
+        parser.error(f"--cases {args.cases!r} matches no case; the cases: {names}")
+    largest_batch = max(c.batch_size or 1 for c in chosen)
     if args.samples is not None and args.samples < largest_batch:
         parser.error(
             f"--samples expects at least {largest_batch} (the largest batch); "
             f"got {args.samples}"
         )
-    if args.cases is not None and not any(args.cases in c.name for c in CASES):
-        names = "; ".join(c.name for c in CASES)
-        parser.error(f"--cases {args.cases!r} matches no case; the cases: {names}")
     if args.out is not None:
         _check_out(parser, args.out)
         args.out = Path(args.out)
@@ -925,7 +925,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = replace(settings, memory_samples=())
     if args.no_startup:
         settings = replace(settings, startup_repeats=0)
-    if args.out:
+    if args.out is not None:
         out_json, out_md = _outputs(args.out)
         settings = replace(settings, out_json=out_json, out_md=out_md)
     doc = run_suite(settings)
