@@ -264,6 +264,9 @@ def test_a_thread_cap_is_what_the_results_name(bench):
     assert doc["machine"]["threads_cap"] == 1
     assert {p["num_threads"] for p in doc["machine"]["threadpools"]} == {1}
     assert "threads capped at 1" in bench.markdown(doc)
+    omp = {"user_api": "openmp", "internal_api": "openmp", "num_threads": 1}
+    doc["machine"]["threadpools"].append({**omp, "version": None})
+    assert "openmp" not in bench.markdown(doc)  # the header names BLAS pools only
 
 
 def test_out_names_a_folder_as_json_or_md_and_keeps_dots(bench, tmp_path, capsys):
