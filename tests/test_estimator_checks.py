@@ -14,9 +14,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from mlplab.estimator import MLPClassifier, MLPRegressor
 
 # Small networks keep the ~100 checks per estimator fast; every check runs.
+# A fixed random_state: some checks (check_classifier_multioutput) do not set
+# one, so the seed came from NumPy's global generator and the run depended on
+# the tests before it. About 1 seed in 60 trains logits near 39 whose sigmoid
+# is exactly 1.0 in float64, a tie that decision_function does not have, and
+# the check's ranking comparison fails (seen once in CI).
 ESTIMATORS = [
-    MLPClassifier((16,), max_iter=100, learning_rate=0.01),
-    MLPRegressor((16,), max_iter=100, learning_rate=0.01),
+    MLPClassifier((16,), max_iter=100, learning_rate=0.01, random_state=0),
+    MLPRegressor((16,), max_iter=100, learning_rate=0.01, random_state=0),
 ]
 
 
@@ -27,9 +32,10 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-# The same checks with every parameter at its default (adam, 100 units, 200 epochs).
+# The same checks with every parameter but random_state at its default (adam,
+# 100 units, 200 epochs).
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
-@parametrize_with_checks([MLPClassifier(), MLPRegressor()])
+@parametrize_with_checks([MLPClassifier(random_state=0), MLPRegressor(random_state=0)])
 def test_sklearn_compatible_with_default_parameters(estimator, check):
     check(estimator)
